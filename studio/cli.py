@@ -1,0 +1,232 @@
+"""The `studio` command: the window by default, and headless commands over the same core."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad command-line input; printed without a traceback, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="Studio, an offline AI creative studio. Without a command, opens the window.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="generate images headless and write them as PNG")
+    gen.add_argument("generator", help="generator id, e.g. gan_faces (see `studio plugins`)")
+    gen.add_argument("--count", type=int, help="number of images (the generator's count)")
+    gen.add_argument("--seed", help="seed of the first image (default: random)")
+    gen.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a generator parameter; repeatable",
+    )
+    gen.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
+    gen.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    gen.add_argument(
+        "--animation",
+        choices=("gif", "webp"),
+        help="also write the frames of a strip (e.g. an interpolation) as an animation",
+    )
+    gen.add_argument("--fps", type=float, default=12.0, help="animation frame rate")
+    gen.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    models = sub.add_parser("models", help="list or install models")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    models_sub.add_parser("list", help="list installed models")
+    models_sub.add_parser("install-defaults", help="install the default models (idempotent)")
+
+    sub.add_parser("plugins", help="list generators, and plugins that failed with their reason")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        from studio.app import run
+
+        return run()
+    try:
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "plugins":
+            return cmd_plugins()
+    except UsageError as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects KEY=VALUE, got '{pair}'")
+        values[key.strip()] = value
+    return values
+
+
+def build_request(generator: Any, args: argparse.Namespace) -> Any:
+    from studio.core.generator import ParamError
+
+    raw: dict[str, Any] = parse_settings(args.set)
+    for flag in ("count", "seed"):
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if flag not in {p.name for p in generator.params}:
+            raise UsageError(f"{generator.title} has no --{flag}")
+        raw[flag] = value
+    known = [p.name for p in generator.params]
+    for name in raw:
+        if name not in known:
+            listing = ", ".join(known)
+            raise UsageError(f"{generator.title} has no parameter '{name}'; it has: {listing}")
+    try:
+        values = {name: generator.param(name).parse(str(text)) for name, text in raw.items()}
+        return generator.make_request(values)
+    except ParamError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from studio.core import devices
+    from studio.core.export import ExportError, check_writable, save_animation, save_result_png
+    from studio.core.jobs import Executor, Job, JobState
+    from studio.core.models import models_dir
+    from studio.core.registry import default_registry
+
+    registry = default_registry()
+    try:
+        generator = registry.get(args.generator)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    reason = generator.unavailable_reason(models_dir())
+    if reason:
+        print(f"studio: {generator.title} is unavailable: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    request = build_request(generator, args)
+    try:
+        device = devices.resolve(args.device)
+        out = check_writable(args.out)
+    except (ValueError, ExportError) as exc:
+        raise UsageError(str(exc)) from None
+
+    job = Job(request, title=generator.title)
+    previous = signal.signal(signal.SIGINT, lambda *_: job.token.cancel())
+    try:
+        with _progress_bar(args.quiet, generator.title) as bar:
+
+            def on_progress(job: Job, _preview: Any) -> None:
+                bar.total = job.total
+                bar.n = job.step
+                bar.refresh()
+
+            Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    if job.state is JobState.CANCELLED:
+        print("studio: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if job.state is JobState.FAILED:
+        print(f"studio: {generator.title} failed: {job.error}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        written = [
+            save_result_png(result, out, f"{generator.id}-{result.seed}-{i:04d}")
+            for i, result in enumerate(job.results)
+        ]
+        if args.animation:
+            frames = [r.image for r in job.results]
+            written.append(
+                save_animation(
+                    frames, out, f"{generator.id}-{request.seed}", args.animation, args.fps
+                )
+            )
+    except ExportError as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Wrote {len(written)} file(s) to {out}")
+    return 0
+
+
+def _progress_bar(quiet: bool, title: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=0, desc=title, unit="img", disable=quiet, file=sys.stderr, leave=False)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from studio.core.models import format_size, installed_models, models_dir
+    from studio.core.registry import default_registry
+
+    root = models_dir()
+    if args.models_command == "list":
+        rows = list(installed_models(root))
+        if not rows:
+            print(f"No models installed in {root}. Run `studio models install-defaults`.")
+            return 0
+        print(f"Models in {root}:")
+        for model in rows:
+            card = model.card
+            size = format_size(model.size_bytes)
+            print(f"  {card.name}  [{card.generator}]  {size}  sha256:{card.short_hash}")
+            print(f"      source: {card.source}\n      licence: {card.license}")
+        return 0
+    failures = 0
+    for generator in default_registry().generators():
+        for source in generator.default_models():
+            if source.installed(root):
+                print(f"{source.name}: already installed")
+                continue
+            try:
+                source.install(root, print)
+            except Exception as exc:  # noqa: BLE001 - report each model and go on
+                failures += 1
+                print(f"studio: could not install {source.name}: {exc}", file=sys.stderr)
+    return EXIT_FAILED if failures else 0
+
+
+def cmd_plugins() -> int:
+    from studio.core.models import models_dir
+    from studio.core.registry import default_registry
+
+    registry = default_registry()
+    for generator in registry.generators():
+        reason = generator.unavailable_reason(models_dir())
+        state = f"unavailable: {reason}" if reason else "available"
+        print(f"{generator.id:16} {generator.title:24} {state}")
+    for failed in registry.unavailable:
+        print(f"{failed.name:16} {'(plugin)':24} unavailable: {failed.reason}  [{failed.source}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

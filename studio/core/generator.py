@@ -1,0 +1,411 @@
+"""The plugin contract: what a generator declares, what it receives and what it returns.
+
+Third-party plugins implement exactly this, so every public name here is documented.
+A plugin module must not import torch (or any other heavy module) at import time: do heavy
+imports inside `Generator.load`, which runs on the worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from studio.core.devices import Device
+
+SEED_MAX = 2**32 - 1
+
+
+class ParamError(ValueError):
+    """A parameter value that its spec rejects; the message names the parameter."""
+
+
+class Cancelled(Exception):  # noqa: N818 - reads as an event, like asyncio.CancelledError
+    """Raised by `Context.check_cancelled` when the user cancelled the running job."""
+
+
+class GeneratorError(RuntimeError):
+    """A failure a user can act on (missing weights, bad input); shown without a traceback."""
+
+
+# ---------------------------------------------------------------- parameter specs
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """Base of all parameter specs: the single source of truth for one input of a generator.
+
+    name: key in `Request.params` and in `--set name=value` on the command line.
+    label: shown in the parameter panel. help: tooltip and `--help` text.
+    visible_when: optional (other_param, value): the parameter only applies in that case
+    (the panel hides it; validation still fills its default).
+    """
+
+    name: str
+    label: str = ""
+    default: Any = None
+    help: str = ""
+    visible_when: tuple[str, Any] | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def validate(self, value: Any) -> Any:
+        """Return the value in canonical form, or raise ParamError."""
+        return value
+
+    def parse(self, text: str) -> Any:
+        """Parse a command-line string (`--set name=text`) and validate it."""
+        return self.validate(text)
+
+    def applies(self, params: Mapping[str, Any]) -> bool:
+        if self.visible_when is None:
+            return True
+        other, wanted = self.visible_when
+        return params.get(other) == wanted
+
+    def _fail(self, message: str) -> ParamError:
+        return ParamError(f"{self.title} ({self.name}): {message}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntParam(Param):
+    """A whole number in [minimum, maximum]."""
+
+    default: int = 0
+    minimum: int = 0
+    maximum: int = 100
+    step: int = 1
+
+    def validate(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self._fail(f"expected a whole number, got {value!r}")
+        try:
+            number = int(value) if not isinstance(value, float) else value
+        except ValueError:
+            raise self._fail(f"expected a whole number, got {value!r}") from None
+        if isinstance(number, float):
+            if not number.is_integer():
+                raise self._fail(f"expected a whole number, got {value!r}")
+            number = int(number)
+        if not self.minimum <= number <= self.maximum:
+            raise self._fail(f"{number} is out of range {self.minimum}..{self.maximum}")
+        return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloatParam(Param):
+    """A real number in [minimum, maximum]; `decimals` is a display hint."""
+
+    default: float = 0.0
+    minimum: float = 0.0
+    maximum: float = 1.0
+    step: float = 0.05
+    decimals: int = 2
+
+    def validate(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise self._fail(f"expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self._fail(f"expected a number, got {value!r}") from None
+        if number != number or not self.minimum <= number <= self.maximum:
+            raise self._fail(f"{value} is out of range {self.minimum:g}..{self.maximum:g}")
+        return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChoiceParam(Param):
+    """One of a fixed set of values; `labels` (same order) are what the panel shows."""
+
+    choices: tuple[Any, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.labels and len(self.labels) != len(self.choices):
+            raise ValueError(f"{self.name}: labels and choices differ in length")
+        if self.default is None and self.choices:
+            object.__setattr__(self, "default", self.choices[0])
+
+    def label_of(self, value: Any) -> str:
+        if self.labels and value in self.choices:
+            return self.labels[self.choices.index(value)]
+        return str(value)
+
+    def validate(self, value: Any) -> Any:
+        if value in self.choices:
+            return value
+        for choice in self.choices:  # "256" on the command line means the int 256
+            if str(choice) == str(value):
+                return choice
+        allowed = ", ".join(str(c) for c in self.choices)
+        raise self._fail(f"{value!r} is not one of: {allowed}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextParam(Param):
+    """Free text such as a prompt."""
+
+    default: str = ""
+    multiline: bool = False
+    max_length: int = 10_000
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._fail(f"expected text, got {value!r}")
+        if len(value) > self.max_length:
+            raise self._fail(f"is {len(value)} characters long; the limit is {self.max_length}")
+        return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoolParam(Param):
+    """On or off."""
+
+    default: bool = False
+
+    def validate(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise self._fail(f"expected true or false, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeedParam(Param):
+    """A random seed in [0, 2**32-1]; None (the default) means "pick one at random"."""
+
+    default: int | None = None
+
+    def validate(self, value: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "random")):
+            return None
+        if isinstance(value, bool):
+            raise self._fail(f"expected a whole number or 'random', got {value!r}")
+        try:
+            seed = int(value)
+        except (TypeError, ValueError):
+            raise self._fail(f"expected a whole number or 'random', got {value!r}") from None
+        if not 0 <= seed <= SEED_MAX:
+            raise self._fail(f"{seed} is out of range 0..{SEED_MAX}")
+        return seed
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageParam(Param):
+    """An input image; the value is a file path. role: content, style, init or mask."""
+
+    role: str = "content"
+    optional: bool = False
+
+    def validate(self, value: Any) -> str | None:
+        if value in (None, ""):
+            if self.optional:
+                return None
+            raise self._fail("needs an image")
+        return str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelParam(Param):
+    """A model file or folder of a given kind; the value is a path or a model name."""
+
+    kind: str = ""
+
+    def validate(self, value: Any) -> str | None:
+        return None if value in (None, "") else str(value)
+
+
+# ---------------------------------------------------------------- request and result
+
+
+def random_seed() -> int:
+    return random.SystemRandom().randint(0, SEED_MAX)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything needed to reproduce a generation: generator id, validated params, seed.
+
+    Same request + same device = same pixels. `params` is read-only.
+    """
+
+    generator: str
+    params: Mapping[str, Any]
+    seed: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def to_json(self) -> str:
+        data = {"generator": self.generator, "params": dict(self.params), "seed": self.seed}
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Request:
+        data = json.loads(text)
+        return cls(generator=data["generator"], params=data["params"], seed=int(data["seed"]))
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+
+@dataclass
+class Result:
+    """One generated image plus what made it.
+
+    seed: the seed of this very image (a batch of N from seed s gives s, s+1, ...).
+    note: a short remark shown with the image, e.g. "upscaled 64 → 256 px (Lanczos)".
+    sequence: (group id, index, length) when the image is one frame of a strip/animation.
+    """
+
+    image: Image
+    generator: str
+    generator_version: str
+    params: dict[str, Any]
+    seed: int
+    model_name: str = ""
+    model_hash: str = ""
+    note: str = ""
+    sequence: tuple[str, int, int] | None = None
+    created: float = field(default_factory=time.time)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+# ---------------------------------------------------------------- context and generator
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A default model that set-up installs into the user's model folder.
+
+    install(dest_dir, report) writes the files; report(message) tells the user what happens.
+    installed(dest_dir) says whether the files are already there.
+    """
+
+    name: str
+    description: str
+    install: Callable[[Any, Callable[[str], None]], None]
+    installed: Callable[[Any], bool]
+
+
+ProgressFn = Callable[[int, int, "Image | None"], None]
+
+
+class Context:
+    """What a generator may use while it runs: device, model folder, progress, cancellation."""
+
+    def __init__(
+        self,
+        device: Device,
+        models_dir: Any,
+        progress: ProgressFn | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        self.device = device
+        self.models_dir = models_dir
+        self._progress = progress
+        self._is_cancelled = is_cancelled or (lambda: False)
+
+    def progress(self, step: int, total: int, preview: Image | None = None) -> None:
+        """Report that `step` of `total` steps are done, optionally with a preview image."""
+        if self._progress is not None:
+            self._progress(step, total, preview)
+
+    def check_cancelled(self) -> None:
+        """Raise `Cancelled` if the user cancelled; call this at every step boundary."""
+        if self._is_cancelled():
+            raise Cancelled()
+
+
+class Generator:
+    """Base class of every generator plugin.
+
+    Subclasses set `id` (stable, snake_case), `title`, `version`, `params`, and implement
+    `load` and `run`. `load(ctx)` does heavy imports and reads weights; it is called on the
+    worker thread before the first `run` on a device and its result is cached by the caller.
+    `run(request, ctx)` returns the finished images; it calls `ctx.progress` and
+    `ctx.check_cancelled` between steps and never returns a half-made image.
+    """
+
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def unavailable_reason(self, models_dir: Any) -> str | None:
+        """Cheap check (no heavy imports) of whether the generator can run; None if it can."""
+        return None
+
+    def default_models(self) -> Iterable[ModelSource]:
+        """Models that `studio models install-defaults` installs for this generator."""
+        return ()
+
+    def load(self, ctx: Context) -> None:
+        """Import heavy modules and load weights onto `ctx.device` (worker thread)."""
+
+    def run(self, request: Request, ctx: Context) -> list[Result]:
+        """Generate the images for `request`."""
+        raise NotImplementedError
+
+    # -- helpers shared by every generator; not meant to be overridden
+
+    def param(self, name: str) -> Param:
+        for spec in self.params:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"{self.id} has no parameter '{name}'")
+
+    def defaults(self) -> dict[str, Any]:
+        return {spec.name: spec.default for spec in self.params}
+
+    def make_request(self, values: Mapping[str, Any] | None = None) -> Request:
+        """Validate `values` (missing keys take defaults) and fix the seed.
+
+        Unknown keys raise ParamError. A SeedParam left at None gets a random seed here,
+        so the request that is stored is reproducible.
+        """
+        values = dict(values or {})
+        unknown = sorted(set(values) - {spec.name for spec in self.params})
+        if unknown:
+            known = ", ".join(spec.name for spec in self.params)
+            raise ParamError(f"{self.title} has no parameter {unknown[0]!r}; it has: {known}")
+        params = {
+            spec.name: spec.validate(values.get(spec.name, spec.default)) for spec in self.params
+        }
+        seed = None
+        for spec in self.params:
+            if isinstance(spec, SeedParam):
+                if params[spec.name] is None:
+                    params[spec.name] = random_seed()
+                if seed is None:
+                    seed = params[spec.name]
+        return Request(generator=self.id, params=params, seed=seed if seed is not None else 0)
+
+    def result(self, request: Request, image: Image, seed: int, **extra: Any) -> Result:
+        """Build a Result carrying this generator's identity and the request's params."""
+        return Result(
+            image=image,
+            generator=self.id,
+            generator_version=self.version,
+            params=dict(request.params),
+            seed=seed,
+            **extra,
+        )

@@ -1,0 +1,109 @@
+"""Where weights live, and the cards that say where each one came from.
+
+Every installed model is a folder under the user's model folder holding weight files
+(safetensors or ONNX only) and a `model.json` card: name, generator, source, licence,
+SHA-256 of each file. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "studio"
+CARD_NAME = "model.json"
+
+
+def data_dir() -> Path:
+    """The user's Studio data folder; STUDIO_HOME overrides it (tests, portable installs)."""
+    override = os.environ.get("STUDIO_HOME")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
+
+
+def models_dir() -> Path:
+    """The folder default models are installed into; STUDIO_MODELS_DIR overrides it."""
+    override = os.environ.get("STUDIO_MODELS_DIR")
+    return Path(override) if override else data_dir() / "models"
+
+
+def plugins_dir() -> Path:
+    return data_dir() / "plugins"
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelCard:
+    """Provenance of an installed model, stored as model.json beside its weights."""
+
+    name: str
+    generator: str
+    files: dict[str, str]  # file name -> SHA-256
+    source: str
+    license: str
+    description: str = ""
+    installed: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def save(self, folder: Path) -> Path:
+        path = folder / CARD_NAME
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelCard:
+        data = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
+        return cls(**data)
+
+    @property
+    def short_hash(self) -> str:
+        first = next(iter(self.files.values()), "")
+        return first[:10]
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """An installed model folder and its card."""
+
+    folder: Path
+    card: ModelCard
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
+
+
+def installed_models(root: Path | None = None) -> Iterator[InstalledModel]:
+    """Every model folder with a readable card under `root` (two levels: generator/model)."""
+    root = root or models_dir()
+    if not root.is_dir():
+        return
+    for card_path in sorted(root.glob(f"*/*/{CARD_NAME}")):
+        try:
+            yield InstalledModel(card_path.parent, ModelCard.load(card_path.parent))
+        except (OSError, ValueError, TypeError):
+            continue
+
+
+def format_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
