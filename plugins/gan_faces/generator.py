@@ -38,7 +38,7 @@ class GanFaces(Generator):
             name="mode",
             choices=("sample", "interpolate"),
             labels=("Sample faces", "Interpolate between two seeds"),
-            help="Sample: one face per seed. Interpolate: a strip walking from one seed to another.",
+            help="Sample: one face per seed. Interpolate: a strip from one seed to another.",
         ),
         IntParam(
             name="count",
@@ -104,7 +104,6 @@ class GanFaces(Generator):
         ]
 
     def load(self, ctx: Context) -> None:
-        import torch
         from safetensors.torch import load_file
 
         from .network import DCGANGenerator
