@@ -138,7 +138,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     except (ValueError, ExportError) as exc:
         raise UsageError(str(exc)) from None
 
-    job = Job(request, title=generator.title)
+    job = Job(request, title=generator.summary(request))
     previous = signal.signal(signal.SIGINT, lambda *_: job.token.cancel())
     try:
         with _progress_bar(args.quiet, generator.title) as bar:

@@ -103,6 +103,12 @@ class GanFaces(Generator):
             )
         ]
 
+    def summary(self, request: Request) -> str:
+        p = request.params
+        if p["mode"] == "interpolate":
+            return f"{self.title} · {p['frames']} frames, seed {p['seed']} → {p['end_seed']}"
+        return f"{self.title} · {p['count']} from seed {p['seed']}"
+
     def load(self, ctx: Context) -> None:
         from safetensors.torch import load_file
 

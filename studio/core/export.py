@@ -86,3 +86,22 @@ def save_animation(
     if fmt == "webp":
         options.update(lossless=True)
     return _atomic_save(path, lambda handle: first.save(handle, fmt.upper(), **options))
+
+
+def save_result_as(result: Result, path: Path) -> Path:
+    """Write one result to exactly `path` (the user chose it); the format follows the suffix."""
+    path = Path(path)
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower())
+    if fmt is None:
+        raise ExportError(f"'{path.name}': choose a .png, .jpg or .webp file name")
+    options: dict = {"pnginfo": png_info(result)} if fmt == "PNG" else {"quality": 95}
+    image = result.image.convert("RGB") if fmt == "JPEG" else result.image
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".studio-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            image.save(handle, fmt, **options)
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise ExportError(f"Cannot write '{path}': {exc.strerror or exc}") from None
+    return path

@@ -365,6 +365,10 @@ class Generator:
         """Generate the images for `request`."""
         raise NotImplementedError
 
+    def summary(self, request: Request) -> str:
+        """A one-line description of a request, shown in the queue."""
+        return f"{self.title} · seed {request.seed}"
+
     # -- helpers shared by every generator; not meant to be overridden
 
     def param(self, name: str) -> Param:

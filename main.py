@@ -1,0 +1,3 @@
+from studio.app import run
+
+raise SystemExit(run())

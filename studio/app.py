@@ -1,0 +1,65 @@
+"""Starts the window. Imports no torch: heavy modules load on the worker thread later."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from studio.core.devices import DEVICE_CHOICES
+from studio.core.models import data_dir
+
+
+def setup_logging(folder: Path) -> Path | None:
+    """Log to a rotating file (tracebacks go there) and warnings to stderr."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    path = folder / "logs" / "studio.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    root.addHandler(console)
+    return path
+
+
+def create_window(settings=None):  # noqa: ANN001, ANN201 - returns MainWindow; Qt types stay lazy
+    """Discover plugins and build the main window (the QApplication must exist)."""
+    from studio.core import devices
+    from studio.core.jobs import Executor
+    from studio.core.models import models_dir
+    from studio.core.registry import default_registry
+    from studio.ui.main_window import MainWindow
+
+    registry = default_registry()
+    preference = os.environ.get("STUDIO_DEVICE", "auto")
+    if preference not in DEVICE_CHOICES:
+        preference = "auto"
+    executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir())
+    return MainWindow(registry, executor, models_dir(), settings)
+
+
+def run(argv: list[str] | None = None) -> int:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.theme import apply_dark
+
+    log_path = setup_logging(data_dir())
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("Studio")
+    app.setOrganizationName("studio")
+    app.setDesktopFileName("studio")
+    apply_dark(app)
+    window = create_window(QSettings("studio", "studio"))
+    window.show()
+    if log_path:
+        logging.getLogger(__name__).info("log file: %s", log_path)
+    return app.exec()

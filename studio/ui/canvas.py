@@ -1,0 +1,308 @@
+"""The canvas: a zoomable, pannable scene of image items with undoable edits."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QUndoCommand,
+    QUndoStack,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+from studio.ui.qt_convert import to_pixmap
+
+GAP = 16.0
+ZOOM_STEP = 1.25
+ZOOM_LIMITS = (0.02, 64.0)
+_item_ids = itertools.count(1)
+
+
+class ImageItem(QGraphicsPixmapItem):
+    """One image on the canvas; `key` links it to its gallery entry (or None if dropped)."""
+
+    def __init__(self, image: Image.Image, key: Any = None, label: str = "") -> None:
+        super().__init__(to_pixmap(image))
+        self.id = next(_item_ids)
+        self.key = key
+        self.image = image
+        self.label = label
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+        )
+        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.setToolTip(label)
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        super().paint(painter, option, widget)
+        if self.isSelected():  # a clear outline instead of Qt's faint dashed box
+            pen = QPen(QColor("#4da3ff"), 0)
+            pen.setCosmetic(True)
+            pen.setWidthF(2.0)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.boundingRect())
+
+
+# ---------------------------------------------------------------- undo commands
+
+
+class _AddItems(QUndoCommand):
+    def __init__(self, scene: QGraphicsScene, items: Sequence[ImageItem], text: str) -> None:
+        super().__init__(text)
+        self._scene, self._items = scene, list(items)
+
+    def redo(self) -> None:
+        for item in self._items:
+            self._scene.addItem(item)
+
+    def undo(self) -> None:
+        for item in self._items:
+            self._scene.removeItem(item)
+
+
+class _RemoveItems(_AddItems):
+    def redo(self) -> None:
+        super().undo()
+
+    def undo(self) -> None:
+        super().redo()
+
+
+class _MoveItems(QUndoCommand):
+    def __init__(self, moves: list[tuple[ImageItem, QPointF, QPointF]]) -> None:
+        super().__init__(f"Move {len(moves)} item(s)")
+        self._moves = moves
+        self._first = True
+
+    def redo(self) -> None:
+        if self._first:  # the items are already where the mouse left them
+            self._first = False
+            return
+        for item, _old, new in self._moves:
+            item.setPos(new)
+
+    def undo(self) -> None:
+        for item, old, _new in self._moves:
+            item.setPos(old)
+
+
+# ---------------------------------------------------------------- view
+
+
+class CanvasView(QGraphicsView):
+    """Wheel zooms around the cursor, middle button or Space+drag pans, F fits."""
+
+    files_dropped = Signal(list, QPointF)  # paths, scene position
+    zoom_changed = Signal(float)
+    selection_changed = Signal()
+
+    def __init__(self, undo_stack: QUndoStack | None = None, parent: Any = None) -> None:
+        self.scene_ = QGraphicsScene()
+        super().__init__(self.scene_, parent)
+        self.undo_stack = undo_stack or QUndoStack(self)
+        self.setRenderHints(
+            QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing
+        )
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(QBrush(QColor("#1b1d21")))
+        self.setAcceptDrops(True)
+        # panning is by middle button or Space+drag, so scroll bars would only take room
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSceneRect(QRectF(-1e6, -1e6, 2e6, 2e6))
+        self.scene_.selectionChanged.connect(self.selection_changed)
+        self._pressed: dict[ImageItem, QPointF] = {}
+        self._panning: QPointF | None = None
+        self._space = False
+
+    # -- content
+
+    def image_items(self) -> list[ImageItem]:
+        return [i for i in self.scene_.items() if isinstance(i, ImageItem)]
+
+    def selected_items(self) -> list[ImageItem]:
+        return [i for i in self.scene_.selectedItems() if isinstance(i, ImageItem)]
+
+    def add_images(
+        self,
+        entries: Iterable[tuple[Image.Image, Any, str]],
+        at: QPointF | None = None,
+        columns: int | None = None,
+        text: str = "Add images",
+    ) -> list[ImageItem]:
+        """Add (image, key, label) entries as a grid right of the content (or at `at`)."""
+        items = [ImageItem(image, key, label) for image, key, label in entries]
+        if not items:
+            return []
+        columns = columns or max(1, math.ceil(math.sqrt(len(items))))
+        origin = at if at is not None else self._free_spot()
+        cell_w = max(i.boundingRect().width() for i in items) + GAP
+        cell_h = max(i.boundingRect().height() for i in items) + GAP
+        top_z = max((i.zValue() for i in self.image_items()), default=0.0)
+        for n, item in enumerate(items):
+            row, col = divmod(n, columns)
+            item.setPos(origin + QPointF(col * cell_w, row * cell_h))
+            item.setZValue(top_z + 1 + n)
+        self.undo_stack.push(_AddItems(self.scene_, items, text))
+        return items
+
+    def remove_selected(self) -> int:
+        items = self.selected_items()
+        if items:
+            self.undo_stack.push(_RemoveItems(self.scene_, items, f"Delete {len(items)} item(s)"))
+        return len(items)
+
+    def item_for_key(self, key: Any) -> ImageItem | None:
+        return next((i for i in self.image_items() if i.key == key), None)
+
+    def centre_on(self, item: ImageItem) -> None:
+        self.scene_.clearSelection()
+        item.setSelected(True)
+        rect = item.sceneBoundingRect()
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        if rect.width() > visible.width() or rect.height() > visible.height():
+            self.fit_rect(rect)
+        self.centerOn(item)
+
+    def fit_all(self) -> None:
+        items = self.image_items()
+        if items:
+            rect = items[0].sceneBoundingRect()
+            for item in items[1:]:
+                rect = rect.united(item.sceneBoundingRect())
+            self.fit_rect(rect)
+
+    def fit_rect(self, rect: QRectF) -> None:
+        margin = max(rect.width(), rect.height()) * 0.04 + 8
+        self.fitInView(
+            rect.adjusted(-margin, -margin, margin, margin), Qt.AspectRatioMode.KeepAspectRatio
+        )
+        self._clamp_zoom()
+        self.zoom_changed.emit(self.zoom)
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        low, high = ZOOM_LIMITS
+        factor = max(low / self.zoom, min(high / self.zoom, factor))
+        self.scale(factor, factor)
+        self.zoom_changed.emit(self.zoom)
+
+    def reset_zoom(self) -> None:
+        self.zoom_by(1.0 / self.zoom)
+
+    def _clamp_zoom(self) -> None:
+        low, high = ZOOM_LIMITS
+        if not low <= self.zoom <= high:
+            self.zoom_by(1.0)
+
+    def _free_spot(self) -> QPointF:
+        items = self.image_items()
+        if not items:
+            return QPointF(0, 0)
+        right = max(i.sceneBoundingRect().right() for i in items)
+        top = min(i.sceneBoundingRect().top() for i in items)
+        return QPointF(right + GAP * 3, top)
+
+    # -- input
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(ZOOM_STEP**steps)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.remove_selected()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().unsetCursor()
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pan = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space
+        )
+        if pan:
+            self._panning = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+        self._pressed = {item: item.pos() for item in self.selected_items()}
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._panning is not None:
+            delta = event.position() - self._panning
+            self._panning = event.position()
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            h.setValue(h.value() - round(delta.x()))
+            v.setValue(v.value() - round(delta.y()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._panning is not None:
+            self._panning = None
+            if self._space:
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        moves = [
+            (item, old, item.pos()) for item, old in self._pressed.items() if item.pos() != old
+        ]
+        self._pressed = {}
+        if moves:
+            self.undo_stack.push(_MoveItems(moves))
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        self.files_dropped.emit(paths, self.mapToScene(event.position().toPoint()))

@@ -1,0 +1,62 @@
+"""Decodes dropped files off the main thread, so a huge or slow file never freezes the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from studio.core.images import ImageLoadError, load_image
+
+
+class _Relay(QObject):
+    loaded = Signal(object, object, object)  # path, PIL image, context
+    failed = Signal(object, str, object)  # path, message, context
+
+
+class _Task(QRunnable):
+    def __init__(self, path: Path, context: Any, relay: _Relay) -> None:
+        super().__init__()
+        self._path, self._context, self._relay = path, context, relay
+
+    def run(self) -> None:
+        try:
+            image = load_image(self._path)
+        except ImageLoadError as exc:
+            self._relay.failed.emit(self._path, str(exc), self._context)
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not kill the pool thread
+            self._relay.failed.emit(
+                self._path, f"Could not open '{self._path.name}': {exc}", self._context
+            )
+        else:
+            self._relay.loaded.emit(self._path, image, self._context)
+
+
+class DropLoader(QObject):
+    """Loads files with the one safe loader; results arrive as main-thread signals."""
+
+    loaded = Signal(object, object, object)
+    failed = Signal(object, str, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        self._relay = _Relay(self)
+        self._relay.loaded.connect(self.loaded)
+        self._relay.failed.connect(self.failed)
+        self.pending = 0
+        self.loaded.connect(self._done)
+        self.failed.connect(self._done)
+
+    def load(self, paths: list[Path], context: Any = None) -> None:
+        for path in paths:
+            self.pending += 1
+            self._pool.start(_Task(Path(path), context, self._relay))
+
+    def _done(self, *_: Any) -> None:
+        self.pending -= 1
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        return self._pool.waitForDone(msecs)

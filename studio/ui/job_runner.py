@@ -1,0 +1,131 @@
+"""Runs jobs on one worker QThread and reports them as main-thread signals.
+
+Widgets connect only to `JobRunner`'s signals, which live on the main thread: waiting on
+signals of an object that lives in the worker thread is unsafe (Qt timers cannot be stopped
+from another thread). The worker never touches a widget; it sends plain jobs and QImages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from studio.core.generator import Request
+from studio.core.jobs import Executor, Job, JobQueue, JobState
+from studio.ui.qt_convert import to_qimage
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the UI
+
+
+class _Worker(QObject):
+    """Lives on the worker thread: drains the queue, one job at a time."""
+
+    started = Signal(object)
+    progressed = Signal(object, object)
+    ended = Signal(object)
+
+    def __init__(self, queue: JobQueue, executor: Executor) -> None:
+        super().__init__()
+        self._queue = queue
+        self._executor = executor
+        self._last_emit = 0.0
+
+    @Slot()
+    def drain(self) -> None:
+        while (job := self._queue.take()) is not None:
+            self.started.emit(job)
+            self._last_emit = 0.0
+            self._executor.execute(job, self._on_progress)
+            self.ended.emit(job)
+
+    def _on_progress(self, job: Job, preview: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_emit < PROGRESS_INTERVAL_S and job.step < job.total:
+            return
+        self._last_emit = now
+        image = to_qimage(preview) if preview is not None else None
+        self.progressed.emit(job, image)
+
+
+class JobRunner(QObject):
+    """The main thread's handle on the worker: submit, cancel, remove, shut down."""
+
+    job_added = Signal(object)
+    job_started = Signal(object)
+    progress_changed = Signal(object, object)  # job, preview QImage or None
+    job_finished = Signal(object)  # done, failed or cancelled (including removed while queued)
+    _wake = Signal()
+
+    def __init__(self, executor: Executor, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.queue = JobQueue()
+        self.running: Job | None = None
+        self._thread = QThread()
+        self._thread.setObjectName("studio-worker")
+        self._worker = _Worker(self.queue, executor)
+        self._worker.moveToThread(self._thread)
+        self._wake.connect(self._worker.drain)
+        self._worker.started.connect(self._on_started)
+        self._worker.progressed.connect(self._on_progressed)
+        self._worker.ended.connect(self._on_ended)
+        self._thread.start()
+
+    def submit(self, request: Request, title: str = "") -> Job:
+        job = self.queue.submit(Job(request, title=title or request.generator))
+        self.job_added.emit(job)
+        self._wake.emit()
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """Remove a queued job, or stop the running one at its next step boundary."""
+        if self.queue.remove(job.id) is not None:
+            job.finished = time.time()
+            self.job_finished.emit(job)
+        elif not job.state.finished:
+            job.token.cancel()
+
+    def cancel_running(self) -> bool:
+        if self.running is None:
+            return False
+        self.running.token.cancel()
+        return True
+
+    def move(self, job: Job, index: int) -> bool:
+        return self.queue.move(job.id, index)
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None or len(self.queue) > 0
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel everything and stop the thread; call before the window goes away."""
+        for job in self.queue.clear():
+            self.job_finished.emit(job)
+        if self.running is not None:
+            self.running.token.cancel()
+        self._thread.quit()
+        if not self._thread.wait(timeout_ms):
+            log.warning("worker thread did not stop within %d ms", timeout_ms)
+
+    @Slot(object)
+    def _on_started(self, job: Job) -> None:
+        self.running = job
+        self.job_started.emit(job)
+
+    @Slot(object, object)
+    def _on_progressed(self, job: Job, preview: QImage | None) -> None:
+        self.progress_changed.emit(job, preview)
+
+    @Slot(object)
+    def _on_ended(self, job: Job) -> None:
+        if self.running is job:
+            self.running = None
+        if job.state is JobState.FAILED:
+            log.warning("job %s (%s) failed: %s", job.id, job.title, job.error)
+        self.job_finished.emit(job)

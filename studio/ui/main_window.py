@@ -1,0 +1,347 @@
+"""The main window: canvas in the centre, prompt panel, gallery and queue in docks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.export import ExportError, save_animation, save_result_as
+from studio.core.generator import Request
+from studio.core.jobs import Executor, Job, JobState
+from studio.core.registry import Registry
+from studio.ui.banner import MessageBanner
+from studio.ui.canvas import CanvasView
+from studio.ui.drop_loader import DropLoader
+from studio.ui.gallery import GalleryEntry, GalleryPanel
+from studio.ui.job_runner import JobRunner
+from studio.ui.prompt_panel import PromptPanel
+from studio.ui.queue_panel import QueuePanel
+
+log = logging.getLogger(__name__)
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """Wires the panels to the job runner; holds no model code."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        executor: Executor,
+        models_dir: Path,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Studio")
+        self.setObjectName("main_window")
+        self.registry = registry
+        self.models_dir = models_dir
+        self.settings = settings
+        self.undo_stack = QUndoStack(self)
+        self.canvas = CanvasView(self.undo_stack)
+        self.canvas.setObjectName("canvas")
+        self.banner = MessageBanner()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        unavailable = {u.name: u.reason for u in registry.unavailable}
+        for generator in registry.generators():
+            reason = generator.unavailable_reason(models_dir)
+            if reason:
+                unavailable[generator.id] = reason
+        self.prompt_panel = PromptPanel(registry.generators(), unavailable)
+        self.gallery = GalleryPanel()
+        self.queue_panel = QueuePanel()
+        self.runner = JobRunner(executor, self)
+        self.loader = DropLoader(self)
+        self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 300)
+        self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
+        self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 160)
+
+        self.status_label = QLabel("Ready")
+        self.zoom_label = QLabel("100%")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self._build_actions()
+        self._connect()
+        self._restore()
+
+    # -- construction
+
+    def _dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea, size: int) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        vertical = area in (
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        orientation = Qt.Orientation.Horizontal if vertical else Qt.Orientation.Vertical
+        self.resizeDocks([dock], [size], orientation)
+        return dock
+
+    def _action(self, menu: Any, text: str, slot: Any, *keys: Any) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open images…", self.open_images, QKeySequence.StandardKey.Open)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Y")])
+        edit.addActions([undo, redo])
+        edit.addSeparator()
+        self._action(edit, "&Delete from canvas", self.canvas.remove_selected, "Delete")
+        self._action(edit, "Select &all", self._select_all, QKeySequence.StandardKey.SelectAll)
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit to view", self.canvas.fit_all, "F")
+        self._action(
+            view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn
+        )
+        self._action(
+            view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut
+        )
+        self._action(view, "&Actual size", self.canvas.reset_zoom, "Ctrl+0")
+        self.follow_action = self._action(view, "Show &new results", lambda: None)
+        self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)
+        view.addSeparator()
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+
+        run = bar.addMenu("&Run")
+        self.generate_action = self._action(
+            run, "&Generate", self.prompt_panel.request_generate, "Ctrl+Return", "Ctrl+Enter"
+        )
+        self.cancel_action = self._action(run, "&Cancel running job", self.cancel_running, "Esc")
+        for action in (self.generate_action, self.cancel_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Plugins…", self.show_plugins)
+        self._action(help_menu, "&About Studio", self.show_about)
+
+    def _connect(self) -> None:
+        self.prompt_panel.generate_requested.connect(self.submit)
+        self.runner.job_added.connect(self.queue_panel.add_job)
+        self.runner.job_started.connect(self._on_job_started)
+        self.runner.progress_changed.connect(self._on_progress)
+        self.runner.job_finished.connect(self._on_job_finished)
+        self.queue_panel.cancel_requested.connect(self.runner.cancel)
+        self.gallery.activated.connect(self.show_on_canvas)
+        self.gallery.save_requested.connect(self.save_entry)
+        self.gallery.export_animation_requested.connect(self.export_animation)
+        self.gallery.reuse_seed_requested.connect(self.reuse_seed)
+        self.canvas.files_dropped.connect(self._on_files_dropped)
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.loader.loaded.connect(self._on_file_loaded)
+        self.loader.failed.connect(lambda _path, message, _ctx: self.banner.show_message(message))
+
+    # -- jobs
+
+    def submit(self, request: Request, title: str = "") -> Job:
+        return self.runner.submit(request, title)
+
+    def cancel_running(self) -> None:
+        if not self.runner.cancel_running():
+            self.status_label.setText("Nothing is running")
+
+    def _on_job_started(self, job: Job) -> None:
+        self.queue_panel.update_job(job)
+        self.status_label.setText(f"Running {job.title}…")
+
+    def _on_progress(self, job: Job, _preview: Any) -> None:
+        self.queue_panel.update_job(job)
+        if job.total:
+            self.status_label.setText(f"Running {job.title}… {job.step}/{job.total}")
+
+    def _on_job_finished(self, job: Job) -> None:
+        self.queue_panel.update_job(job)
+        if job.state is JobState.DONE:
+            self._show_results(job)
+            took = job.finished - job.started
+            self.status_label.setText(f"{job.title}: {len(job.results)} image(s) in {took:.1f} s")
+        elif job.state is JobState.FAILED:
+            self.status_label.setText(f"{job.title} failed")
+            self.banner.show_message(f"{job.title} failed: {job.error}")
+        else:
+            self.status_label.setText(f"{job.title} cancelled")
+
+    def _show_results(self, job: Job) -> None:
+        entries = self.gallery.model.add(job.results)
+        strip = bool(job.results and job.results[0].sequence)
+        columns = len(entries) if strip else None
+        items = self.canvas.add_images(
+            [(e.result.image, e.key, e.tooltip()) for e in entries],
+            columns=columns,
+            text=f"Add {len(entries)} result(s)",
+        )
+        if items and self.follow_action.isChecked():
+            rect = items[0].sceneBoundingRect()
+            for item in items[1:]:
+                rect = rect.united(item.sceneBoundingRect())
+            self.canvas.fit_rect(rect)
+
+    # -- gallery actions
+
+    def show_on_canvas(self, key: int) -> None:
+        item = self.canvas.item_for_key(key)
+        if item is None:
+            entry = self.gallery.model.entry(key)
+            if entry is None:
+                return
+            (item,) = self.canvas.add_images([(entry.result.image, key, entry.tooltip())])
+        self.canvas.centre_on(item)
+
+    def reuse_seed(self, key: int) -> None:
+        entry = self.gallery.model.entry(key)
+        if entry is not None:
+            self.prompt_panel.set_values(entry.result.generator, {"seed": entry.result.seed})
+
+    def save_entry(self, key: int) -> None:
+        entry = self.gallery.model.entry(key)
+        if entry is None:
+            return
+        name = f"{entry.result.generator}-{entry.result.seed}.png"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save image", str(Path.home() / name), IMAGE_FILTER
+        )
+        if path:
+            self._write(lambda: save_result_as(entry.result, Path(path)))
+
+    def export_animation(self, key: int) -> None:
+        frames = self._sequence_of(key)
+        if not frames:
+            return
+        first = frames[0].result
+        name = str(Path.home() / f"{first.generator}-{first.seed}.gif")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export animation", name, "Animated GIF (*.gif);;Animated WebP (*.webp)"
+        )
+        if not path:
+            return
+        target = Path(path)
+        fmt = "webp" if "webp" in chosen.lower() or target.suffix.lower() == ".webp" else "gif"
+        images = [e.result.image for e in frames]
+        self._write(lambda: save_animation(images, target.parent, target.stem, fmt))
+
+    def _sequence_of(self, key: int) -> list[GalleryEntry]:
+        entry = self.gallery.model.entry(key)
+        if entry is None or not entry.result.sequence:
+            return []
+        group = entry.result.sequence[0]
+        frames = [
+            e
+            for e in self.gallery.model.entries
+            if e.result.sequence and e.result.sequence[0] == group
+        ]
+        return sorted(frames, key=lambda e: e.result.sequence[1])
+
+    def _write(self, write: Any) -> None:
+        try:
+            path = write()
+        except ExportError as exc:
+            self.banner.show_message(str(exc))
+        else:
+            self.status_label.setText(f"Saved {path}")
+
+    # -- files
+
+    def open_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", str(Path.home()), IMAGE_FILTER)
+        if paths:
+            self.loader.load([Path(p) for p in paths], None)
+
+    def _on_files_dropped(self, paths: list[Path], at: QPointF) -> None:
+        self.loader.load(paths, at)
+
+    def _on_file_loaded(self, path: Path, image: Any, at: QPointF | None) -> None:
+        items = self.canvas.add_images([(image, None, path.name)], at=at, text=f"Add {path.name}")
+        if at is None and items:
+            self.canvas.centre_on(items[0])
+        self.status_label.setText(f"Added {path.name} ({image.width}×{image.height})")
+
+    def _select_all(self) -> None:
+        for item in self.canvas.image_items():
+            item.setSelected(True)
+
+    # -- dialogs
+
+    def show_plugins(self) -> None:
+        lines = []
+        for generator in self.registry.generators():
+            reason = self.prompt_panel.unavailable.get(generator.id)
+            state = f"unavailable: {reason}" if reason else "available"
+            lines.append(f"<b>{generator.title}</b> ({generator.id}): {state}")
+        for failed in self.registry.unavailable:
+            source = f"<br><small>{failed.source}</small>"
+            lines.append(f"<b>{failed.name}</b>: unavailable: {failed.reason}{source}")
+        box = QMessageBox(QMessageBox.Icon.Information, "Plugins", "<br>".join(lines), parent=self)
+        box.setModal(False)
+        box.show()
+
+    def show_about(self) -> None:
+        text = (
+            "Studio: an offline AI creative studio.<br>"
+            "Models run on this machine; nothing is uploaded."
+        )
+        box = QMessageBox(QMessageBox.Icon.Information, "About Studio", text, parent=self)
+        box.setModal(False)
+        box.show()
+
+    # -- lifetime
+
+    def _restore(self) -> None:
+        if self.settings is None:
+            self.resize(1400, 900)
+            return
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1400, 900)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.settings is not None:
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+        self.runner.shutdown()
+        self.loader.wait()
+        super().closeEvent(event)

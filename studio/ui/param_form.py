@@ -1,0 +1,195 @@
+"""Builds an editing form from a generator's Param specs: one widget per spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from studio.core.generator import (
+    SEED_MAX,
+    BoolParam,
+    ChoiceParam,
+    FloatParam,
+    ImageParam,
+    IntParam,
+    ModelParam,
+    Param,
+    SeedParam,
+    TextParam,
+    random_seed,
+)
+
+Getter = Callable[[], Any]
+Setter = Callable[[Any], None]
+
+
+class ParamForm(QWidget):
+    """The widgets for one generator's params; `values()` reads them, `set_values` fills them."""
+
+    changed = Signal()
+
+    def __init__(self, params: Sequence[Param], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.params = tuple(params)
+        self._layout = QFormLayout(self)
+        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._access: dict[str, tuple[Getter, Setter]] = {}
+        self.widgets: dict[str, QWidget] = {}
+        for spec in self.params:
+            widget, getter, setter = self._build(spec)
+            widget.setToolTip(spec.help)
+            widget.setObjectName(f"param_{spec.name}")
+            self._layout.addRow(spec.title, widget)
+            self._access[spec.name] = (getter, setter)
+            self.widgets[spec.name] = widget
+        self.changed.connect(self._update_visibility)
+        self._update_visibility()
+
+    def values(self) -> dict[str, Any]:
+        return {name: getter() for name, (getter, _setter) in self._access.items()}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self._access:
+                self._access[name][1](value)
+        self._update_visibility()
+
+    def _update_visibility(self) -> None:
+        current = self.values()
+        for spec in self.params:
+            self._layout.setRowVisible(self.widgets[spec.name], spec.applies(current))
+
+    # -- one builder per spec type
+
+    def _build(self, spec: Param) -> tuple[QWidget, Getter, Setter]:
+        builders: list[tuple[type, Callable[[Any], tuple[QWidget, Getter, Setter]]]] = [
+            (SeedParam, self._seed),
+            (BoolParam, self._bool),
+            (IntParam, self._int),
+            (FloatParam, self._float),
+            (ChoiceParam, self._choice),
+            (TextParam, self._text),
+            (ImageParam, self._path),
+            (ModelParam, self._path),
+        ]
+        for kind, build in builders:
+            if isinstance(spec, kind):
+                return build(spec)
+        edit = QLineEdit(str(spec.default or ""))
+        edit.textChanged.connect(self.changed)
+        return edit, edit.text, lambda v: edit.setText(str(v))
+
+    def _int(self, spec: IntParam) -> tuple[QWidget, Getter, Setter]:
+        box = QSpinBox()
+        box.setRange(spec.minimum, spec.maximum)
+        box.setSingleStep(spec.step)
+        box.setValue(spec.default)
+        box.valueChanged.connect(self.changed)
+        return box, box.value, lambda v: box.setValue(int(v))
+
+    def _float(self, spec: FloatParam) -> tuple[QWidget, Getter, Setter]:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        scale = 10**spec.decimals
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(round(spec.minimum * scale), round(spec.maximum * scale))
+        box = QDoubleSpinBox()
+        box.setDecimals(spec.decimals)
+        box.setRange(spec.minimum, spec.maximum)
+        box.setSingleStep(spec.step)
+        box.setValue(spec.default)
+        slider.setValue(round(spec.default * scale))
+        slider.valueChanged.connect(lambda v: box.setValue(v / scale))
+        box.valueChanged.connect(lambda v: slider.setValue(round(v * scale)))
+        box.valueChanged.connect(self.changed)
+        layout.addWidget(slider, 1)
+        layout.addWidget(box)
+        return row, box.value, lambda v: box.setValue(float(v))
+
+    def _choice(self, spec: ChoiceParam) -> tuple[QWidget, Getter, Setter]:
+        combo = QComboBox()
+        for value in spec.choices:
+            combo.addItem(spec.label_of(value), value)
+        combo.setCurrentIndex(max(0, combo.findData(spec.default)))
+        combo.currentIndexChanged.connect(self.changed)
+        return combo, combo.currentData, lambda v: combo.setCurrentIndex(max(0, combo.findData(v)))
+
+    def _bool(self, spec: BoolParam) -> tuple[QWidget, Getter, Setter]:
+        box = QCheckBox()
+        box.setChecked(bool(spec.default))
+        box.toggled.connect(self.changed)
+        return box, box.isChecked, lambda v: box.setChecked(bool(v))
+
+    def _text(self, spec: TextParam) -> tuple[QWidget, Getter, Setter]:
+        if spec.multiline:
+            area = QPlainTextEdit(spec.default)
+            area.setTabChangesFocus(True)
+            area.setMaximumHeight(120)
+            area.textChanged.connect(self.changed)
+            return area, area.toPlainText, lambda v: area.setPlainText(str(v))
+        edit = QLineEdit(spec.default)
+        edit.setMaxLength(spec.max_length)
+        edit.textChanged.connect(self.changed)
+        return edit, edit.text, lambda v: edit.setText(str(v))
+
+    def _seed(self, spec: SeedParam) -> tuple[QWidget, Getter, Setter]:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        edit = QLineEdit()
+        edit.setPlaceholderText("random")
+        edit.setValidator(QRegularExpressionValidator(r"\d{0,10}"))
+        edit.setClearButtonEnabled(True)
+        dice = QToolButton()
+        dice.setText("Roll")
+        dice.setToolTip("Pick a random seed now (leave empty for a new one every time)")
+        dice.clicked.connect(lambda: edit.setText(str(random_seed())))
+        edit.textChanged.connect(self.changed)
+        layout.addWidget(edit, 1)
+        layout.addWidget(dice)
+
+        def get() -> int | None:
+            text = edit.text().strip()
+            return min(int(text), SEED_MAX) if text else None
+
+        return row, get, lambda v: edit.setText("" if v is None else str(v))
+
+    def _path(self, spec: Param) -> tuple[QWidget, Getter, Setter]:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        edit = QLineEdit(str(spec.default or ""))
+        edit.setPlaceholderText("drop a file here or choose…")
+        browse = QPushButton("Choose…")
+
+        def choose() -> None:
+            path, _ = QFileDialog.getOpenFileName(self, spec.title, str(Path.home()))
+            if path:
+                edit.setText(path)
+
+        browse.clicked.connect(choose)
+        edit.textChanged.connect(self.changed)
+        layout.addWidget(edit, 1)
+        layout.addWidget(browse)
+        return row, lambda: edit.text() or None, lambda v: edit.setText(str(v or ""))

@@ -1,0 +1,140 @@
+"""The generator picker and its parameter form; builds Requests and asks for them to run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.generator import Generator, ParamError, Request
+from studio.ui.param_form import ParamForm
+
+
+class PromptPanel(QWidget):
+    """One form per generator (values kept when switching); Generate emits a validated Request."""
+
+    generate_requested = Signal(object, str)  # Request, title
+    generator_changed = Signal(str)
+
+    def __init__(
+        self,
+        generators: list[Generator],
+        unavailable: dict[str, str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.generators = {g.id: g for g in generators}
+        self.unavailable = dict(unavailable)
+        self.picker = QComboBox()
+        self.picker.setObjectName("generator_picker")
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setObjectName("generator_description")
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setObjectName("generator_notice")
+        self.notice.setStyleSheet("color: #f0a35e;")
+        self.forms = QStackedWidget()
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #ff7b7b;")
+        self.error.hide()
+        self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
+        self.generate_button.setObjectName("generate")
+        self.generate_button.setDefault(True)
+        self.generate_button.clicked.connect(self.request_generate)
+
+        self._form_of: dict[str, ParamForm] = {}
+        for generator in generators:
+            form = ParamForm(generator.params)
+            self._form_of[generator.id] = form
+            self.forms.addWidget(form)
+            self.picker.addItem(generator.title, generator.id)
+        for name in self.unavailable:
+            if name not in self.generators:  # a plugin that failed to import
+                self.picker.addItem(f"{name} (unavailable)", name)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.forms)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.description)
+        layout.addWidget(self.notice)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(self.generate_button)
+        self.picker.currentIndexChanged.connect(self._on_pick)
+        self._on_pick()
+
+    @property
+    def current_id(self) -> str:
+        return self.picker.currentData() or ""
+
+    def select(self, generator_id: str) -> None:
+        index = self.picker.findData(generator_id)
+        if index >= 0:
+            self.picker.setCurrentIndex(index)
+
+    def form(self, generator_id: str | None = None) -> ParamForm | None:
+        return self._form_of.get(generator_id or self.current_id)
+
+    def set_unavailable(self, generator_id: str, reason: str | None) -> None:
+        if reason:
+            self.unavailable[generator_id] = reason
+        else:
+            self.unavailable.pop(generator_id, None)
+        self._on_pick()
+
+    def set_values(self, generator_id: str, values: dict[str, Any]) -> None:
+        self.select(generator_id)
+        form = self.form(generator_id)
+        if form is not None:
+            form.set_values(values)
+
+    def build_request(self) -> Request | None:
+        """A validated request from the form, or None (the reason is shown under the form)."""
+        generator = self.generators.get(self.current_id)
+        form = self.form()
+        if generator is None or form is None or self.current_id in self.unavailable:
+            return None
+        try:
+            request = generator.make_request(form.values())
+        except ParamError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return None
+        self.error.hide()
+        return request
+
+    def request_generate(self) -> None:
+        request = self.build_request()
+        if request is not None:
+            generator = self.generators[request.generator]
+            self.generate_requested.emit(request, generator.summary(request))
+
+    def _on_pick(self) -> None:
+        gid = self.current_id
+        generator = self.generators.get(gid)
+        form = self.form()
+        if form is not None:
+            self.forms.setCurrentWidget(form)
+        self.forms.setVisible(form is not None)
+        self.description.setText(generator.description if generator else "")
+        reason = self.unavailable.get(gid)
+        self.notice.setText(f"Unavailable: {reason}" if reason else "")
+        self.notice.setVisible(bool(reason))
+        self.generate_button.setEnabled(generator is not None and not reason)
+        self.error.hide()
+        self.generator_changed.emit(gid)

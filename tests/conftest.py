@@ -1,0 +1,33 @@
+"""Test set-up: headless Qt, an isolated Studio home, the installed default models."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from studio.core import models  # noqa: E402
+
+# The real default models (installed by set-up) stay where they are; everything else a test
+# writes (logs, settings, plugins) goes to a throwaway home.
+os.environ.setdefault("STUDIO_MODELS_DIR", str(models.models_dir()))
+os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
+MODELS_DIR = Path(os.environ["STUDIO_MODELS_DIR"])
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The folder holding the installed default models; fails loudly if set-up was skipped."""
+    from plugins.gan_faces import install
+
+    if not install.installed(MODELS_DIR):
+        pytest.fail(
+            f"The GAN face weights are not installed in {MODELS_DIR}. "
+            "Run the set-up (scripts/setup.sh) or `studio models install-defaults` first."
+        )
+    return MODELS_DIR

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from studio.core.export import (
+    ExportError,
+    check_writable,
+    save_animation,
+    save_result_as,
+    save_result_png,
+    unique_path,
+)
+from studio.core.generator import Result
+from studio.core.metadata import read_studio_record
+
+
+def make_result(colour="red", seed=1):
+    return Result(Image.new("RGB", (8, 8), colour), "solid", "1", {"seed": seed}, seed)
+
+
+def test_unique_path_never_reuses_a_name(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "a-2.png").write_bytes(b"x")
+    assert unique_path(tmp_path, "a", ".png").name == "a-3.png"
+
+
+def test_png_carries_the_record_and_leaves_no_temporary_file(tmp_path):
+    path = save_result_png(make_result(seed=77), tmp_path, "x")
+    with Image.open(path) as image:
+        assert read_studio_record(image)["seed"] == 77
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+def test_animation_has_every_frame(tmp_path):
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "green", "blue")]
+    for fmt in ("gif", "webp"):
+        with Image.open(save_animation(frames, tmp_path, "anim", fmt)) as image:
+            assert image.n_frames == 3 and image.info.get("loop") == 0
+    with pytest.raises(ExportError, match="not supported"):
+        save_animation(frames, tmp_path, "anim", "avi")
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ExportError, match="Cannot write to"):
+        check_writable(blocker / "sub")
+
+
+def test_save_as_follows_the_suffix(tmp_path):
+    result = make_result()
+    with Image.open(save_result_as(result, tmp_path / "a.jpg")) as image:
+        assert image.format == "JPEG"
+    with pytest.raises(ExportError, match=".png, .jpg or .webp"):
+        save_result_as(result, tmp_path / "a.bmp")

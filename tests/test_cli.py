@@ -1,0 +1,159 @@
+"""The headless CLI over the real core and the real GAN weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from studio.cli import EXIT_USAGE, main
+from studio.core.metadata import read_studio_record
+
+
+def test_generate_writes_pngs_with_their_request(models_dir, tmp_path, capsys):
+    out = tmp_path / "faces"
+    code = main(
+        [
+            "generate",
+            "gan_faces",
+            "--count",
+            "3",
+            "--seed",
+            "7",
+            "--set",
+            "truncation=0.8",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    files = sorted(out.glob("*.png"))
+    assert [f.name for f in files] == [
+        "gan_faces-7-0000.png",
+        "gan_faces-8-0001.png",
+        "gan_faces-9-0002.png",
+    ]
+    with Image.open(files[1]) as image:
+        record = read_studio_record(image)
+        assert image.size == (64, 64)
+    assert record["seed"] == 8 and record["params"]["truncation"] == 0.8
+    assert record["params"]["seed"] == 7 and record["generator"] == "gan_faces"
+
+
+def test_generate_never_overwrites(models_dir, tmp_path):
+    for _ in range(2):
+        assert (
+            main(
+                [
+                    "generate",
+                    "gan_faces",
+                    "--count",
+                    "1",
+                    "--seed",
+                    "1",
+                    "--out",
+                    str(tmp_path),
+                    "-q",
+                ]
+            )
+            == 0
+        )
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "gan_faces-1-0000-2.png",
+        "gan_faces-1-0000.png",
+    ]
+
+
+def test_interpolation_writes_frames_and_an_animation(models_dir, tmp_path):
+    code = main(
+        [
+            "generate",
+            "gan_faces",
+            "--seed",
+            "3",
+            "--set",
+            "mode=interpolate",
+            "--set",
+            "end_seed=4",
+            "--set",
+            "frames=5",
+            "--out",
+            str(tmp_path),
+            "--animation",
+            "webp",
+            "-q",
+        ]
+    )
+    assert code == 0
+    assert len(list(tmp_path.glob("*.png"))) == 5
+    with Image.open(tmp_path / "gan_faces-3.webp") as animation:
+        assert animation.n_frames == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "nope"], "Unknown generator 'nope'"),
+        (["generate", "gan_faces", "--set", "truncation=3"], "3 is out of range 0.05..1"),
+        (["generate", "gan_faces", "--count", "0"], "0 is out of range 1..4096"),
+        (["generate", "gan_faces", "--set", "colour=red"], "has no parameter 'colour'"),
+        (["generate", "gan_faces", "--set", "truncation"], "--set expects KEY=VALUE"),
+        (["generate", "gan_faces", "--device", "tpu"], "Unknown device 'tpu'"),
+    ],
+)
+def test_bad_input_gives_a_clear_message_and_exit_2(models_dir, tmp_path, capsys, args, message):
+    assert main([*args, "--out", str(tmp_path / "out")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_unwritable_folder_is_reported(models_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["generate", "gan_faces", "--out", str(blocker / "sub")]) == EXIT_USAGE
+    assert "Cannot write to" in capsys.readouterr().err
+
+
+def test_models_list_and_plugins(models_dir, capsys):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "DCGAN faces (DigiFace-1M)" in out and "MIT" in out
+    assert main(["plugins"]) == 0
+    assert "gan_faces" in capsys.readouterr().out
+
+
+def test_install_defaults_is_idempotent(models_dir, capsys):
+    assert main(["models", "install-defaults"]) == 0
+    assert "already installed" in capsys.readouterr().out
+
+
+def test_the_console_script_runs_in_a_fresh_process(models_dir, tmp_path):
+    env = dict(os.environ)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "generate",
+            "gan_faces",
+            "--count",
+            "2",
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Wrote 2 file(s)" in done.stdout
+    assert json.loads(Image.open(tmp_path / "gan_faces-6-0001.png").text["studio"])["seed"] == 6
