@@ -35,13 +35,19 @@ class _Worker(QObject):
         self._queue = queue
         self._executor = executor
         self._last_emit = 0.0
+        self.current: Job | None = None  # written here, read by the main thread to cancel
+        self.stopping = False
 
     @Slot()
     def drain(self) -> None:
         while (job := self._queue.take()) is not None:
+            self.current = job
+            if self.stopping:  # shutdown may have looked before `current` was set
+                job.token.cancel()
             self.started.emit(job)
             self._last_emit = 0.0
             self._executor.execute(job, self._on_progress)
+            self.current = None
             self.ended.emit(job)
 
     def _on_progress(self, job: Job, preview: Any) -> None:
@@ -65,7 +71,6 @@ class JobRunner(QObject):
     def __init__(self, executor: Executor, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.queue = JobQueue()
-        self.running: Job | None = None
         self._thread = QThread()
         self._thread.setObjectName("studio-worker")
         self._worker = _Worker(self.queue, executor)
@@ -90,10 +95,16 @@ class JobRunner(QObject):
         elif not job.state.finished:
             job.token.cancel()
 
+    @property
+    def running(self) -> Job | None:
+        """The job on the worker now (it may not have announced itself yet)."""
+        return self._worker.current
+
     def cancel_running(self) -> bool:
-        if self.running is None:
+        job = self.running
+        if job is None:
             return False
-        self.running.token.cancel()
+        job.token.cancel()
         return True
 
     def move(self, job: Job, index: int) -> bool:
@@ -107,15 +118,14 @@ class JobRunner(QObject):
         """Cancel everything and stop the thread; call before the window goes away."""
         for job in self.queue.clear():
             self.job_finished.emit(job)
-        if self.running is not None:
-            self.running.token.cancel()
+        self._worker.stopping = True
+        self.cancel_running()
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
             log.warning("worker thread did not stop within %d ms", timeout_ms)
 
     @Slot(object)
     def _on_started(self, job: Job) -> None:
-        self.running = job
         self.job_started.emit(job)
 
     @Slot(object, object)
@@ -124,8 +134,6 @@ class JobRunner(QObject):
 
     @Slot(object)
     def _on_ended(self, job: Job) -> None:
-        if self.running is job:
-            self.running = None
         if job.state is JobState.FAILED:
             log.warning("job %s (%s) failed: %s", job.id, job.title, job.error)
         self.job_finished.emit(job)

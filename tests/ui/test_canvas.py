@@ -1,0 +1,119 @@
+"""Canvas edits and their undo/redo, zoom, fit, and file drops."""
+
+from __future__ import annotations
+
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QWheelEvent
+from PySide6.QtTest import QTest
+
+from studio.ui.canvas import ZOOM_LIMITS, CanvasView
+
+
+def images(n, size=40):
+    return [(Image.new("RGB", (size, size), (i * 40, 0, 0)), i, f"img {i}") for i in range(n)]
+
+
+def make_canvas(qtbot):
+    canvas = CanvasView()
+    qtbot.addWidget(canvas)
+    canvas.resize(600, 400)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    return canvas
+
+
+def test_add_lays_out_a_grid_and_undo_redo_it(qtbot):
+    canvas = make_canvas(qtbot)
+    items = canvas.add_images(images(4))
+    assert len(canvas.image_items()) == 4
+    positions = {(i.pos().x(), i.pos().y()) for i in items}
+    assert len(positions) == 4  # nothing stacked on top of another
+    canvas.undo_stack.undo()
+    assert canvas.image_items() == []
+    canvas.undo_stack.redo()
+    assert len(canvas.image_items()) == 4
+
+
+def test_new_images_land_beside_existing_ones(qtbot):
+    canvas = make_canvas(qtbot)
+    (first,) = canvas.add_images(images(1))
+    (second,) = canvas.add_images(images(1))
+    assert second.sceneBoundingRect().left() > first.sceneBoundingRect().right()
+
+
+def test_delete_selected_and_undo(qtbot):
+    canvas = make_canvas(qtbot)
+    items = canvas.add_images(images(3))
+    items[1].setSelected(True)
+    canvas.setFocus()
+    QTest.keyClick(canvas, Qt.Key.Key_Delete)
+    assert items[1] not in canvas.image_items() and len(canvas.image_items()) == 2
+    canvas.undo_stack.undo()
+    assert items[1] in canvas.image_items()
+
+
+def test_dragging_an_item_moves_it_undoably(qtbot):
+    canvas = make_canvas(qtbot)
+    (item,) = canvas.add_images(images(1, size=100))
+    canvas.reset_zoom()
+    canvas.centerOn(item)
+    start = canvas.mapFromScene(item.sceneBoundingRect().center())
+    before = item.pos()
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        QTest.mouseMove(canvas.viewport(), start + QPoint(step * 10, step * 5))
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(50, 25))
+    assert item.pos() != before
+    moved = item.pos()
+    canvas.undo_stack.undo()
+    assert item.pos() == before
+    canvas.undo_stack.redo()
+    assert item.pos() == moved
+
+
+def wheel(canvas, delta):
+    centre = QPointF(canvas.viewport().rect().center())
+    event = QWheelEvent(
+        centre, canvas.mapToGlobal(centre), QPoint(), QPoint(0, delta),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    canvas.wheelEvent(event)
+
+
+def test_wheel_zooms_within_limits(qtbot):
+    canvas = make_canvas(qtbot)
+    canvas.add_images(images(1))
+    wheel(canvas, 120)
+    assert abs(canvas.zoom - 1.25) < 1e-6
+    for _ in range(100):
+        wheel(canvas, 120)
+    assert canvas.zoom <= ZOOM_LIMITS[1] + 1e-6
+    for _ in range(200):
+        wheel(canvas, -120)
+    assert canvas.zoom >= ZOOM_LIMITS[0] - 1e-6
+
+
+def test_fit_all_shows_every_item(qtbot):
+    canvas = make_canvas(qtbot)
+    items = canvas.add_images(images(9, size=300))
+    canvas.fit_all()
+    visible = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert all(visible.contains(i.sceneBoundingRect()) for i in items)
+
+
+def test_dropping_files_reports_paths_and_position(qtbot, tmp_path):
+    canvas = make_canvas(qtbot)
+    path = tmp_path / "a.png"
+    Image.new("RGB", (4, 4)).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(canvas.files_dropped) as dropped:
+        canvas.dropEvent(event)
+    assert dropped.args[0] == [path]
+    assert dropped.args[1] == canvas.mapToScene(QPoint(100, 100))

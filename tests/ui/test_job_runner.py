@@ -1,0 +1,89 @@
+"""The worker thread: order, queueing while running, removal, cancel, failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.core.devices import CPU
+from studio.core.jobs import Executor, JobState
+from studio.ui.job_runner import JobRunner
+from tests.fakes import Failing, Slow, SolidColour
+
+
+@pytest.fixture
+def gens():
+    return {"solid": SolidColour(), "slow": Slow(delay=0.005), "failing": Failing()}
+
+
+@pytest.fixture
+def runner(qtbot, gens):
+    runner = JobRunner(Executor(gens.__getitem__, lambda: CPU, "/nonexistent"))
+    yield runner
+    runner.shutdown()
+
+
+def collect(runner):
+    events = []
+    runner.job_started.connect(lambda job: events.append(("start", job.id)))
+    runner.job_finished.connect(lambda job: events.append((job.state.value, job.id)))
+    return events
+
+
+def test_jobs_run_one_at_a_time_in_order(qtbot, runner, gens):
+    events = collect(runner)
+    jobs = [runner.submit(gens["solid"].make_request({"seed": i})) for i in range(4)]
+    qtbot.waitUntil(lambda: all(j.state is JobState.DONE for j in jobs), timeout=10_000)
+    qtbot.waitUntil(lambda: len(events) == 8)
+    expected = [e for j in jobs for e in (("start", j.id), ("done", j.id))]
+    assert events == expected
+    assert [r.params["seed"] for r in gens["solid"].runs] == [0, 1, 2, 3]
+
+
+def test_new_jobs_queue_while_one_runs_and_queued_ones_can_be_removed(qtbot, runner, gens):
+    slow = runner.submit(gens["slow"].make_request({"steps": 10_000}))
+    assert gens["slow"].started.wait(5)
+    queued = runner.submit(gens["solid"].make_request({"seed": 1}))
+    kept = runner.submit(gens["solid"].make_request({"seed": 2}))
+    assert slow.state is JobState.RUNNING and queued.state is JobState.QUEUED
+    with qtbot.waitSignal(runner.job_finished) as removed:
+        runner.cancel(queued)
+    assert removed.args[0] is queued and queued.state is JobState.CANCELLED
+    runner.cancel(slow)
+    qtbot.waitUntil(lambda: kept.state is JobState.DONE, timeout=10_000)
+    assert slow.state is JobState.CANCELLED and slow.results == []
+    assert [r.params["seed"] for r in gens["solid"].runs] == [2]
+
+
+def test_cancel_stops_the_running_job_at_a_step_boundary(qtbot, runner, gens):
+    job = runner.submit(gens["slow"].make_request({"steps": 10_000}))
+    qtbot.waitUntil(lambda: job.step > 3, timeout=10_000)
+    with qtbot.waitSignal(runner.job_finished, timeout=5_000):
+        assert runner.cancel_running()
+    assert job.state is JobState.CANCELLED and job.results == []
+    assert gens["slow"].steps_done < 10_000
+
+
+def test_a_failing_generator_fails_its_job_and_the_runner_carries_on(qtbot, runner, gens):
+    failed = runner.submit(gens["failing"].make_request({}))
+    after = runner.submit(gens["solid"].make_request({"seed": 3}))
+    qtbot.waitUntil(lambda: after.state is JobState.DONE, timeout=10_000)
+    assert failed.state is JobState.FAILED and "the model exploded" in failed.error
+
+
+def test_progress_reaches_the_main_thread(qtbot, runner, gens):
+    seen = []
+    runner.progress_changed.connect(lambda job, _preview: seen.append((job.step, job.total)))
+    job = runner.submit(gens["slow"].make_request({"steps": 20}))
+    qtbot.waitUntil(lambda: job.state is JobState.DONE, timeout=10_000)
+    qtbot.waitUntil(lambda: seen and seen[-1] == (20, 20))
+    assert len(seen) < 20  # throttled, yet the last step always arrives
+
+
+def test_shutdown_cancels_queued_and_running_jobs(qtbot, gens):
+    runner = JobRunner(Executor(gens.__getitem__, lambda: CPU, "/nonexistent"))
+    running = runner.submit(gens["slow"].make_request({"steps": 10_000}))
+    waiting = runner.submit(gens["solid"].make_request({}))
+    assert gens["slow"].started.wait(5)
+    runner.shutdown()
+    assert waiting.state is JobState.CANCELLED
+    assert running.state is JobState.CANCELLED
