@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,25 +12,10 @@ from PIL import Image, ImageFile
 
 from studio.core import images
 from studio.core.images import MAX_PIXELS, ImageLoadError, load_image
+from tests.odd_images import raw_png
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def _raw_png(width: int, height: int, bit_depth: int, color_type: int, rows: bytes) -> bytes:
-    """Hand-build a PNG, for headers and bit depths Pillow cannot write itself."""
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(rows))
-        + _png_chunk(b"IEND", b"")
-    )
 
 
 def _save(im: Image.Image, path: Path, fmt: str, **params: object) -> Path:
@@ -108,7 +91,7 @@ def test_16bit_pgm_opened_as_mode_i_is_scaled(tmp_path: Path) -> None:
 def test_16bit_rgb_png_keeps_high_byte(tmp_path: Path) -> None:
     rows = b"\x00" + np.array([65535, 32768, 0] * 2, dtype=">u2").tobytes()
     path = tmp_path / "deep_rgb.png"
-    path.write_bytes(_raw_png(2, 1, 16, 2, rows))
+    path.write_bytes(raw_png(2, 1, 16, 2, rows))
     out = load_image(path)
     assert out.mode == "RGB"
     assert out.getpixel((0, 0)) == (255, 128, 0)
@@ -246,7 +229,7 @@ def test_bomb_header_under_pillow_limit_is_refused_before_decoding(tmp_path: Pat
     # 11000x10000 = 110 MP: over Studio's limit but under Pillow's own hard limit, and the
     # pixel data is garbage, so only a header check can produce "too_large".
     path = tmp_path / "bomb.png"
-    path.write_bytes(_raw_png(11000, 10000, 1, 0, b"\x00"))
+    path.write_bytes(raw_png(11000, 10000, 1, 0, b"\x00"))
     assert MAX_PIXELS < 11000 * 10000
     with pytest.raises(ImageLoadError) as info:
         load_image(path)
@@ -257,7 +240,7 @@ def test_bomb_header_under_pillow_limit_is_refused_before_decoding(tmp_path: Pat
 
 def test_pillow_level_bomb_is_reported_as_too_large(tmp_path: Path) -> None:
     path = tmp_path / "huge.png"
-    path.write_bytes(_raw_png(30000, 30000, 1, 0, b"\x00"))
+    path.write_bytes(raw_png(30000, 30000, 1, 0, b"\x00"))
     with pytest.raises(ImageLoadError) as info:
         load_image(path)
     _assert_error(info.value, "too_large", "huge.png")

@@ -75,8 +75,13 @@ def test_dragging_an_item_moves_it_undoably(qtbot):
 def wheel(canvas, delta):
     centre = QPointF(canvas.viewport().rect().center())
     event = QWheelEvent(
-        centre, canvas.mapToGlobal(centre), QPoint(), QPoint(0, delta),
-        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+        centre,
+        canvas.mapToGlobal(centre),
+        QPoint(),
+        QPoint(0, delta),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
         False,
     )
     canvas.wheelEvent(event)
@@ -110,7 +115,10 @@ def test_dropping_files_reports_paths_and_position(qtbot, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     event = QDropEvent(
-        QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        QPointF(100, 100),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
     with qtbot.waitSignal(canvas.files_dropped) as dropped:

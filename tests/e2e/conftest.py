@@ -1,0 +1,40 @@
+"""A real main window over a registry of the built-in plugins plus test fakes."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from studio.core.devices import CPU
+from studio.core.jobs import Executor
+from studio.core.registry import Registry
+from studio.ui.main_window import MainWindow
+from tests.fakes import Failing, Slow, SolidColour
+
+
+@pytest.fixture
+def fakes():
+    return {"solid": SolidColour(), "slow": Slow(delay=0.01), "failing": Failing()}
+
+
+@pytest.fixture
+def window(qtbot, models_dir, fakes):
+    registry = Registry().discover(use_entry_points=False)
+    for generator in fakes.values():
+        registry.register(generator)
+    executor = Executor(registry.get, lambda: CPU, models_dir)
+    main = MainWindow(registry, executor, models_dir)
+    qtbot.addWidget(main, before_close_func=lambda w: w.runner.shutdown())
+    main.show()
+    qtbot.waitExposed(main)
+    main.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is main)
+    yield main
+    main.close()
+
+
+def finished(window, qtbot, timeout=30_000):
+    """Wait for the next job_finished of the window's runner; returns the job."""
+    with qtbot.waitSignal(window.runner.job_finished, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
