@@ -41,7 +41,10 @@ def main() -> int:
         window.canvas.fit_all()
         app.processEvents()
         screen = app.primaryScreen()
-        picture = screen.grabWindow(0) if app.platformName() == "xcb" else window.grab()
+        if app.platformName() == "xcb":  # the real pixels on screen, menus and all
+            picture = screen.grabWindow(window.winId())
+        else:
+            picture = window.grab()
         picture.save(str(out))
         print(f"saved {out}")
         window.close()

@@ -67,6 +67,7 @@ class Job:
     created: float = field(default_factory=time.time)
     started: float = 0.0
     finished: float = 0.0
+    device: str = ""
 
     @property
     def fraction(self) -> float:
@@ -174,6 +175,7 @@ class Executor:
         try:
             generator = self._lookup(job.request.generator)
             ctx = Context(self.device(), self._models_dir, progress, lambda: job.token.cancelled)
+            job.device = str(ctx.device)
             key = (generator.id, ctx.device.kind)
             if key not in self._loaded:
                 generator.load(ctx)

@@ -69,10 +69,12 @@ class _AddItems(QUndoCommand):
     def redo(self) -> None:
         for item in self._items:
             self._scene.addItem(item)
+        self._scene.update()  # the empty-canvas hint covers the whole view
 
     def undo(self) -> None:
         for item in self._items:
             self._scene.removeItem(item)
+        self._scene.update()
 
 
 class _RemoveItems(_AddItems):
@@ -223,6 +225,22 @@ class CanvasView(QGraphicsView):
         right = max(i.sceneBoundingRect().right() for i in items)
         top = min(i.sceneBoundingRect().top() for i in items)
         return QPointF(right + GAP * 3, top)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        if self.image_items():
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor("#6c7078"))
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        painter.drawText(
+            self.viewport().rect(),
+            Qt.AlignmentFlag.AlignCenter,
+            "Pick a generator and press Ctrl+Enter,\nor drop images here.",
+        )
+        painter.restore()
 
     # -- input
 

@@ -51,7 +51,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class GalleryModel(QAbstractListModel):
-    """Newest first: row 0 is the latest result."""
+    """Newest batch first; within a batch, the batch's own order."""
 
     KeyRole = Qt.ItemDataRole.UserRole + 1
 
@@ -77,11 +77,12 @@ class GalleryModel(QAbstractListModel):
         return None
 
     def add(self, results: list[Result]) -> list[GalleryEntry]:
-        entries = [GalleryEntry(r) for r in reversed(results)]
+        """Put a batch at the top, keeping its own order (seed s, s+1, ... or frame 1, 2, ...)."""
+        entries = [GalleryEntry(r) for r in results]
         self.beginInsertRows(QModelIndex(), 0, len(entries) - 1)
         self.entries[0:0] = entries
         self.endInsertRows()
-        return list(reversed(entries))
+        return entries
 
     def entry(self, key: int) -> GalleryEntry | None:
         return next((e for e in self.entries if e.key == key), None)

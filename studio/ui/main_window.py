@@ -196,7 +196,8 @@ class MainWindow(QMainWindow):
         if job.state is JobState.DONE:
             self._show_results(job)
             took = job.finished - job.started
-            self.status_label.setText(f"{job.title}: {len(job.results)} image(s) in {took:.1f} s")
+            where = f" on {job.device}" if job.device else ""
+            self.status_label.setText(f"{len(job.results)} image(s) in {took:.2f} s{where}")
         elif job.state is JobState.FAILED:
             self.status_label.setText(f"{job.title} failed")
             self.banner.show_message(f"{job.title} failed: {job.error}")

@@ -23,7 +23,7 @@ def test_gan_faces_from_ctrl_enter_to_gallery_and_canvas(window, qtbot):
     assert job.state is JobState.DONE, job.error
     model = window.gallery.model
     assert model.rowCount() == 4
-    assert [e.result.seed for e in model.entries] == [10, 9, 8, 7]  # newest first
+    assert [e.result.seed for e in model.entries] == [7, 8, 9, 10]
     items = window.canvas.image_items()
     assert sorted(i.key for i in items) == sorted(e.key for e in model.entries)
     assert all(i.pixmap().width() == 128 for i in items)
@@ -39,6 +39,7 @@ def test_double_click_in_gallery_centres_the_item(window, qtbot):
     window.canvas.reset_zoom()
     index = window.gallery.model.index(8, 0)
     key = window.gallery.model.entries[8].key
+    assert window.gallery.model.entries[8].result.seed == 9
     view = window.gallery.view
     view.scrollTo(index)
     rect = view.visualRect(index)
@@ -94,6 +95,15 @@ def test_a_failing_generator_shows_its_error_and_the_window_carries_on(window, q
     assert again.args[0].state is JobState.DONE and window.gallery.model.rowCount() == 2
 
 
+def test_a_newer_batch_goes_above_an_older_one(window, qtbot):
+    window.prompt_panel.select("solid")
+    for seed in (1, 50):
+        window.prompt_panel.form().set_values({"count": 2, "seed": seed})
+        with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
+            press_generate(window)
+    assert [e.result.seed for e in window.gallery.model.entries] == [50, 51, 1, 2]
+
+
 def test_a_value_the_spec_refuses_is_shown_and_nothing_runs(window, qtbot, monkeypatch):
     window.prompt_panel.select("gan_faces")
     form = window.prompt_panel.form()
@@ -121,4 +131,4 @@ def test_interpolation_lands_as_one_strip(window, qtbot):
     items = sorted(window.canvas.image_items(), key=lambda i: i.pos().x())
     assert len(items) == 5
     assert len({i.pos().y() for i in items}) == 1  # one row
-    assert window.gallery.model.entries[0].caption() == "frame 5/5"
+    assert window.gallery.model.entries[0].caption() == "frame 1/5"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up if needed, then run the whole test suite headless. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh
+export QT_QPA_PLATFORM=offscreen
+.venv/bin/ruff check studio plugins tests bench scripts main.py
+exec .venv/bin/python -m pytest -q "$@"
