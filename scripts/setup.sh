@@ -36,7 +36,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "Installing dependencies into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   # torch first and alone: the pinned CPU wheel; anything unpinned would pull a CUDA build.
-  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  # STUDIO_TORCH_INDEX picks another wheel index (e.g. PyTorch's CPU-only one) where needed.
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0" ${STUDIO_TORCH_INDEX:+--index-url "$STUDIO_TORCH_INDEX"}
   "$VENV/bin/python" -m pip install -q -e ".[test]"
   echo "$want" >"$STAMP"
 fi

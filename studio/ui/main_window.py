@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         self.loader = DropLoader(self)
         self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 300)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
-        self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 160)
+        self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
 
         self.status_label = QLabel("Ready")
         self.zoom_label = QLabel("100%")

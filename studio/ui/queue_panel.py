@@ -86,7 +86,7 @@ class QueuePanel(QWidget):
             bar.setRange(0, 1)
             bar.setValue(1 if job.state is JobState.DONE else 0)
             bar.setFormat({JobState.DONE: "%p%"}.get(job.state, STATE_TEXT[job.state]))
-            self.tree.itemWidget(item, COL_ACTION).setEnabled(False)
+            self.tree.itemWidget(item, COL_ACTION).hide()
         if job.state is JobState.FAILED:
             item.setText(COL_STATE, f"Failed: {job.error}")
             item.setToolTip(COL_STATE, job.error)
