@@ -59,6 +59,7 @@ def run(argv: list[str] | None = None) -> int:
     app.setDesktopFileName("studio")
     apply_dark(app)
     window = create_window(QSettings("studio", "studio"))
+    sys.excepthook = window.report_unexpected  # a slot's exception must not end the session
     window.show()
     if log_path:
         logging.getLogger(__name__).info("log file: %s", log_path)

@@ -44,8 +44,15 @@ def unique_path(folder: Path, stem: str, suffix: str) -> Path:
     return candidate
 
 
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=".studio-", suffix=path.suffix)
+    except OSError as exc:
+        raise ExportError(f"Cannot write '{path}': {exc.strerror or exc}") from None
+
+
 def _atomic_save(path: Path, save) -> Path:  # noqa: ANN001 - save(file_object)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".studio-", suffix=path.suffix)
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             save(handle)
@@ -96,7 +103,7 @@ def save_result_as(result: Result, path: Path) -> Path:
         raise ExportError(f"'{path.name}': choose a .png, .jpg or .webp file name")
     options: dict = {"pnginfo": png_info(result)} if fmt == "PNG" else {"quality": 95}
     image = result.image.convert("RGB") if fmt == "JPEG" else result.image
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".studio-", suffix=path.suffix)
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             image.save(handle, fmt, **options)

@@ -326,6 +326,13 @@ class MainWindow(QMainWindow):
         box.setModal(False)
         box.show()
 
+    def report_unexpected(self, kind: type, value: BaseException, tb: Any) -> None:
+        """Last resort for a bug in a slot: log the traceback, tell the user, keep running."""
+        log.error("unexpected error", exc_info=(kind, value, tb))
+        self.banner.show_message(
+            f"Unexpected error: {kind.__name__}: {value}. Details are in the log."
+        )
+
     # -- lifetime
 
     def _restore(self) -> None:

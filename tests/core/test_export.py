@@ -54,3 +54,12 @@ def test_save_as_follows_the_suffix(tmp_path):
         assert image.format == "JPEG"
     with pytest.raises(ExportError, match=".png, .jpg or .webp"):
         save_result_as(result, tmp_path / "a.bmp")
+
+
+def test_writing_into_a_missing_or_blocked_folder_is_an_export_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ExportError, match="Cannot write"):
+        save_result_as(make_result(), blocker / "x.png")
+    with pytest.raises(ExportError, match="Cannot write"):
+        save_result_png(make_result(), blocker, "x")

@@ -132,3 +132,70 @@ def test_interpolation_lands_as_one_strip(window, qtbot):
     assert len(items) == 5
     assert len({i.pos().y() for i in items}) == 1  # one row
     assert window.gallery.model.entries[0].caption() == "frame 1/5"
+
+
+def test_export_animation_and_save_from_the_gallery(window, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog
+
+    window.prompt_panel.select("gan_faces")
+    form = window.prompt_panel.form()
+    form.set_values({"mode": "interpolate", "seed": 4, "end_seed": 5, "frames": 4})
+    with qtbot.waitSignal(window.runner.job_finished, timeout=60_000):
+        press_generate(window)
+    key = window.gallery.model.entries[2].key
+    target = tmp_path / "walk.webp"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "Animated WebP (*.webp)")
+    )
+    window.export_animation(key)
+    with Image.open(target) as animation:
+        assert animation.n_frames == 4
+    single = tmp_path / "one.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(single), ""))
+    window.save_entry(key)
+    with Image.open(single) as image:
+        assert image.size == (64, 64) and "studio" in image.text
+
+
+def test_a_save_error_goes_to_the_banner(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window.prompt_panel.select("solid")
+    with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
+        press_generate(window)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "x.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.save_entry(window.gallery.model.entries[0].key)
+    assert window.banner.isVisible() and "Cannot write" in window.banner.label.text()
+
+
+def test_use_this_seed_fills_the_form(window, qtbot):
+    window.prompt_panel.select("solid")
+    window.prompt_panel.form().set_values({"count": 3, "seed": 40})
+    with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
+        press_generate(window)
+    window.prompt_panel.form().set_values({"seed": None})
+    window.reuse_seed(window.gallery.model.entries[2].key)
+    assert window.prompt_panel.form().values()["seed"] == 42
+
+
+def test_an_unexpected_error_in_a_slot_is_reported_not_fatal(window, qtbot, monkeypatch):
+    import sys
+
+    from PySide6.QtCore import QTimer
+
+    monkeypatch.setattr(sys, "excepthook", window.report_unexpected)
+
+    def broken_slot():
+        raise ValueError("a bug in a slot")
+
+    QTimer.singleShot(0, broken_slot)
+    qtbot.waitUntil(window.banner.isVisible)
+    assert "ValueError: a bug in a slot" in window.banner.label.text()
+    window.prompt_panel.select("solid")
+    with qtbot.waitSignal(window.runner.job_finished, timeout=10_000) as done:
+        press_generate(window)
+    assert done.args[0].results
