@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
-.venv/bin/ruff check studio plugins tests bench scripts main.py
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q "$@"
