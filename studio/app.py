@@ -25,7 +25,7 @@ def setup_logging(folder: Path) -> Path | None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)
+    console.setLevel(logging.WARNING)  # the terminal gets warnings; the file keeps details
     root.addHandler(console)
     return path
 
@@ -40,18 +40,28 @@ def create_window(settings=None):  # noqa: ANN001, ANN201 - returns MainWindow; 
 
     registry = default_registry()
     preference = os.environ.get("STUDIO_DEVICE", "auto")
+    problem = None
     if preference not in DEVICE_CHOICES:
+        problem = (
+            f"STUDIO_DEVICE={preference!r} is not a device Studio knows "
+            f"({', '.join(DEVICE_CHOICES)}); using auto."
+        )
         preference = "auto"
     executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir())
-    return MainWindow(registry, executor, models_dir(), settings)
+    window = MainWindow(registry, executor, models_dir(), settings)
+    if problem:
+        window.banner.show_message(problem, "warning")
+    return window
 
 
 def run(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from studio.ui.job_runner import abandoned_workers
     from studio.ui.theme import apply_dark
 
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported
     log_path = setup_logging(data_dir())
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Studio")
@@ -63,4 +73,9 @@ def run(argv: list[str] | None = None) -> int:
     window.show()
     if log_path:
         logging.getLogger(__name__).info("log file: %s", log_path)
-    return app.exec()
+    app.aboutToQuit.connect(window.runner.shutdown)
+    code = app.exec()
+    if abandoned_workers():  # a plugin step ignored cancel; Qt would abort on thread teardown
+        logging.shutdown()
+        os._exit(code)
+    return code

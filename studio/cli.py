@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="set a generator parameter; repeatable",
     )
     gen.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
-    gen.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    gen.add_argument(
+        "--device",
+        default=os.environ.get("STUDIO_DEVICE", "auto"),
+        help="auto, cpu, cuda or mps (default: $STUDIO_DEVICE, else auto)",
+    )
     gen.add_argument(
         "--animation",
         choices=("gif", "webp"),
@@ -58,16 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # the window sets up its own logging
+        from studio.app import run
+
+        return run()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.command is None:
-        from studio.app import run
-
-        return run()
     try:
         if args.command == "generate":
             return cmd_generate(args)
@@ -115,9 +121,43 @@ def build_request(generator: Any, args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
 
 
+class _Interrupt:
+    """Turns Ctrl+C into a cancel: of the running job, or of the writing that follows it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.job: Any = None
+
+    def __call__(self, *_: Any) -> None:
+        self.requested = True
+        if self.job is not None:
+            self.job.token.cancel()
+
+    def __enter__(self) -> _Interrupt:
+        self._previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
+    with _Interrupt() as interrupt:
+        code = _generate(args, interrupt)
+    if interrupt.requested and code == 0:
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
     from studio.core import devices
-    from studio.core.export import ExportError, check_writable, save_animation, save_result_png
+    from studio.core.export import (
+        ExportError,
+        check_writable,
+        save_animation,
+        save_result_png,
+        unique_path,
+    )
     from studio.core.jobs import Executor, Job, JobState
     from studio.core.models import models_dir
     from studio.core.registry import default_registry
@@ -138,19 +178,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     except (ValueError, ExportError) as exc:
         raise UsageError(str(exc)) from None
 
-    job = Job(request, title=generator.summary(request))
-    previous = signal.signal(signal.SIGINT, lambda *_: job.token.cancel())
-    try:
-        with _progress_bar(args.quiet, generator.title) as bar:
+    job = interrupt.job = Job(request, title=generator.summary(request))
+    if interrupt.requested:
+        job.token.cancel()
+    with _progress_bar(args.quiet, generator.title) as bar:
 
-            def on_progress(job: Job, _preview: Any) -> None:
-                bar.total = job.total
-                bar.n = job.step
-                bar.refresh()
+        def on_progress(job: Job, _preview: Any) -> None:
+            bar.total = job.total
+            bar.n = job.step
+            bar.refresh()
 
-            Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
 
     if job.state is JobState.CANCELLED:
         print("studio: cancelled; nothing was written", file=sys.stderr)
@@ -158,21 +196,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if job.state is JobState.FAILED:
         print(f"studio: {generator.title} failed: {job.error}", file=sys.stderr)
         return EXIT_FAILED
+    written = []
     try:
-        written = [
-            save_result_png(result, out, f"{generator.id}-{result.seed}-{i:04d}")
-            for i, result in enumerate(job.results)
-        ]
-        if args.animation:
-            frames = [r.image for r in job.results]
-            written.append(
-                save_animation(
-                    frames, out, f"{generator.id}-{request.seed}", args.animation, args.fps
-                )
-            )
+        for i, result in enumerate(job.results):
+            if interrupt.requested:
+                break
+            written.append(save_result_png(result, out, f"{generator.id}-{result.seed}-{i:04d}"))
+        if args.animation and not interrupt.requested:
+            target = unique_path(out, f"{generator.id}-{request.seed}", f".{args.animation}")
+            written.append(save_animation([r.image for r in job.results], target, args.fps))
     except ExportError as exc:
         print(f"studio: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if interrupt.requested:
+        print(f"studio: interrupted after writing {len(written)} file(s)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"Wrote {len(written)} file(s) to {out}")
     return 0
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from studio.core.metadata import png_info
 
@@ -51,48 +52,87 @@ def _temporary_beside(path: Path) -> tuple[int, str]:
         raise ExportError(f"Cannot write '{path}': {exc.strerror or exc}") from None
 
 
-def _atomic_save(path: Path, save) -> Path:  # noqa: ANN001 - save(file_object)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once: os.umask can only be read by setting it
+
+
+def write_atomic(path: Path, save: Callable[[BinaryIO], None], overwrite: bool = False) -> Path:
+    """Write through a temporary file beside `path`, then move it into place.
+
+    Readers never see a partial file, and a failure leaves nothing behind. Unless `overwrite`
+    is set (the user confirmed a name), an existing file is never replaced: a name taken in
+    the meantime gets the next free suffix. Returns the path written.
+    """
     fd, tmp = _temporary_beside(path)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; exports should get the usual mode
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             save(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        # link-then-unlink, not rename: a file that appeared meanwhile is never replaced
-        os.link(tmp, path)
-    except FileExistsError:
-        os.unlink(tmp)
-        return _atomic_save(unique_path(path.parent, path.stem, path.suffix), save)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            path = _place_without_replacing(tmp, path)
     except OSError as exc:
-        os.unlink(tmp)
         raise ExportError(f"Cannot write '{path}': {exc.strerror or exc}") from None
-    os.unlink(tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
+
+
+def _place_without_replacing(tmp: str, path: Path) -> Path:
+    while True:
+        try:
+            os.link(tmp, path)  # atomic, and fails instead of replacing
+            return path
+        except FileExistsError:
+            path = unique_path(path.parent, path.stem, path.suffix)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            break  # no hard links here (FAT, exFAT, some network shares): reserve the name
+    while True:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            path = unique_path(path.parent, path.stem, path.suffix)
+            continue
+        os.replace(tmp, path)
+        return path
 
 
 def save_result_png(result: Result, folder: Path, stem: str) -> Path:
     """Write one result as PNG with its metadata under a unique name; returns the path."""
     path = unique_path(Path(folder), stem, ".png")
     info = png_info(result)
-    return _atomic_save(path, lambda handle: result.image.save(handle, "PNG", pnginfo=info))
+    return write_atomic(path, lambda handle: result.image.save(handle, "PNG", pnginfo=info))
 
 
 def save_animation(
-    frames: Sequence[Image], folder: Path, stem: str, fmt: str = "gif", fps: float = 12.0
+    frames: Sequence[Image], path: Path, fps: float = 12.0, overwrite: bool = False
 ) -> Path:
-    """Write frames as an animated GIF or WebP that loops forever."""
-    fmt = fmt.lower()
+    """Write frames as an animated GIF or WebP (by the suffix) that loops forever."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
     if fmt not in ANIMATION_FORMATS:
-        raise ExportError(f"Animation format '{fmt}' is not supported; use gif or webp")
+        raise ExportError(f"'{path.name}': animations are written as .gif or .webp")
     if not frames:
         raise ExportError("There are no frames to animate")
     duration = max(20, round(1000 / fps))
-    path = unique_path(Path(folder), stem, f".{fmt}")
     first, rest = frames[0], list(frames[1:])
     options = {"save_all": True, "append_images": rest, "duration": duration, "loop": 0}
     if fmt == "webp":
         options.update(lossless=True)
-    return _atomic_save(path, lambda handle: first.save(handle, fmt.upper(), **options))
+    save = lambda handle: first.save(handle, fmt.upper(), **options)  # noqa: E731
+    return write_atomic(path, save, overwrite=overwrite)
 
 
 def save_result_as(result: Result, path: Path) -> Path:
@@ -103,12 +143,4 @@ def save_result_as(result: Result, path: Path) -> Path:
         raise ExportError(f"'{path.name}': choose a .png, .jpg or .webp file name")
     options: dict = {"pnginfo": png_info(result)} if fmt == "PNG" else {"quality": 95}
     image = result.image.convert("RGB") if fmt == "JPEG" else result.image
-    fd, tmp = _temporary_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, fmt, **options)
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise ExportError(f"Cannot write '{path}': {exc.strerror or exc}") from None
-    return path
+    return write_atomic(path, lambda handle: image.save(handle, fmt, **options), overwrite=True)

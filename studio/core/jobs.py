@@ -69,10 +69,6 @@ class Job:
     finished: float = 0.0
     device: str = ""
 
-    @property
-    def fraction(self) -> float:
-        return self.step / self.total if self.total else 0.0
-
 
 class JobQueue:
     """Jobs waiting to run, in order. Safe to use from the UI thread and the worker."""
@@ -181,7 +177,7 @@ class Executor:
                 generator.load(ctx)
                 self._loaded.add(key)
             ctx.check_cancelled()
-            results = generator.run(job.request, ctx)
+            results = _checked(generator.run(job.request, ctx), generator.id)
             ctx.check_cancelled()
         except Cancelled:
             return self._finish(job, JobState.CANCELLED)
@@ -193,12 +189,8 @@ class Executor:
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._finish(job, JobState.FAILED)
-        job.results = list(results)
+        job.results = results
         return self._finish(job, JobState.DONE)
-
-    def forget(self, generator_id: str) -> None:
-        """Drop the cached load state so the next job loads the generator again."""
-        self._loaded = {key for key in self._loaded if key[0] != generator_id}
 
     @staticmethod
     def _finish(job: Job, state: JobState) -> Job:
@@ -207,3 +199,12 @@ class Executor:
         if state is not JobState.DONE:
             job.results = []
         return job
+
+
+def _checked(results: object, generator_id: str) -> list[Result]:
+    """The generator's output as a list of Results, or a clear error naming the plugin."""
+    if not isinstance(results, list | tuple) or not all(isinstance(r, Result) for r in results):
+        raise GeneratorError(
+            f"Plugin '{generator_id}' returned {type(results).__name__}, not a list of Results"
+        )
+    return list(results)

@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtGui import QImage
 
 from studio.core.generator import Request
 from studio.core.jobs import Executor, Job, JobQueue, JobState
@@ -21,6 +20,11 @@ from studio.ui.qt_convert import to_qimage
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the UI
+_ABANDONED: list[QThread] = []  # worker threads that outlived shutdown (see JobRunner.shutdown)
+
+
+def abandoned_workers() -> bool:
+    return any(thread.isRunning() for thread in _ABANDONED)
 
 
 class _Worker(QObject):
@@ -46,9 +50,14 @@ class _Worker(QObject):
                 job.token.cancel()
             self.started.emit(job)
             self._last_emit = 0.0
-            self._executor.execute(job, self._on_progress)
-            self.current = None
-            self.ended.emit(job)
+            try:
+                self._executor.execute(job, self._on_progress)
+            except BaseException as exc:  # noqa: BLE001 - execute never raises; this is a guard
+                log.exception("job %s broke the executor", job.id)
+                job.state, job.error, job.results = JobState.FAILED, f"Internal error: {exc}", []
+            finally:
+                self.current = None
+                self.ended.emit(job)
 
     def _on_progress(self, job: Job, preview: Any) -> None:
         now = time.monotonic()
@@ -76,8 +85,8 @@ class JobRunner(QObject):
         self._worker = _Worker(self.queue, executor)
         self._worker.moveToThread(self._thread)
         self._wake.connect(self._worker.drain)
-        self._worker.started.connect(self._on_started)
-        self._worker.progressed.connect(self._on_progressed)
+        self._worker.started.connect(self.job_started)
+        self._worker.progressed.connect(self.progress_changed)
         self._worker.ended.connect(self._on_ended)
         self._thread.start()
 
@@ -122,15 +131,15 @@ class JobRunner(QObject):
         self.cancel_running()
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
+            # A step that never checks for cancel: destroying a running QThread aborts the
+            # process, so keep it referenced; the app then leaves with os._exit (see app.run).
             log.warning("worker thread did not stop within %d ms", timeout_ms)
+            _ABANDONED.append(self._thread)
+            self._thread.setParent(None)
 
-    @Slot(object)
-    def _on_started(self, job: Job) -> None:
-        self.job_started.emit(job)
-
-    @Slot(object, object)
-    def _on_progressed(self, job: Job, preview: QImage | None) -> None:
-        self.progress_changed.emit(job, preview)
+    @property
+    def stopped(self) -> bool:
+        return self._thread.isFinished() or not self._thread.isRunning()
 
     @Slot(object)
     def _on_ended(self, job: Job) -> None:

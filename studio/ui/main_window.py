@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QPointF, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -36,6 +36,8 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All
 
 class MainWindow(QMainWindow):
     """Wires the panels to the job runner; holds no model code."""
+
+    _unexpected = Signal(str)
 
     def __init__(
         self,
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About Studio", self.show_about)
 
     def _connect(self) -> None:
+        self._unexpected.connect(self.banner.show_message)
         self.prompt_panel.generate_requested.connect(self.submit)
         self.runner.job_added.connect(self.queue_panel.add_job)
         self.runner.job_started.connect(self._on_job_started)
@@ -258,9 +261,10 @@ class MainWindow(QMainWindow):
         if not path:
             return
         target = Path(path)
-        fmt = "webp" if "webp" in chosen.lower() or target.suffix.lower() == ".webp" else "gif"
+        if target.suffix.lower() not in (".gif", ".webp"):
+            target = target.with_suffix(".webp" if "webp" in chosen.lower() else ".gif")
         images = [e.result.image for e in frames]
-        self._write(lambda: save_animation(images, target.parent, target.stem, fmt))
+        self._write(lambda: save_animation(images, target, overwrite=True))
 
     def _sequence_of(self, key: int) -> list[GalleryEntry]:
         entry = self.gallery.model.entry(key)
@@ -327,9 +331,12 @@ class MainWindow(QMainWindow):
         box.show()
 
     def report_unexpected(self, kind: type, value: BaseException, tb: Any) -> None:
-        """Last resort for a bug in a slot: log the traceback, tell the user, keep running."""
+        """Last resort for a bug in a slot: log the traceback, tell the user, keep running.
+
+        May run on any thread (it is sys.excepthook), so the banner is reached by a signal.
+        """
         log.error("unexpected error", exc_info=(kind, value, tb))
-        self.banner.show_message(
+        self._unexpected.emit(
             f"Unexpected error: {kind.__name__}: {value}. Details are in the log."
         )
 

@@ -35,10 +35,57 @@ def test_png_carries_the_record_and_leaves_no_temporary_file(tmp_path):
 def test_animation_has_every_frame(tmp_path):
     frames = [Image.new("RGB", (8, 8), c) for c in ("red", "green", "blue")]
     for fmt in ("gif", "webp"):
-        with Image.open(save_animation(frames, tmp_path, "anim", fmt)) as image:
+        with Image.open(save_animation(frames, tmp_path / f"anim.{fmt}")) as image:
             assert image.n_frames == 3 and image.info.get("loop") == 0
-    with pytest.raises(ExportError, match="not supported"):
-        save_animation(frames, tmp_path, "anim", "avi")
+    with pytest.raises(ExportError, match=".gif or .webp"):
+        save_animation(frames, tmp_path / "anim.avi")
+
+
+def test_an_animation_never_replaces_a_file_unless_asked(tmp_path):
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "green")]
+    first = save_animation(frames, tmp_path / "a.gif")
+    second = save_animation(frames, tmp_path / "a.gif")
+    assert (first.name, second.name) == ("a.gif", "a-2.gif")
+    assert save_animation(frames[:1], tmp_path / "a.gif", overwrite=True) == first
+    with Image.open(first) as image:
+        assert image.n_frames == 1
+
+
+def test_exports_get_the_usual_file_mode_not_0600(tmp_path):
+    import os
+
+    path = save_result_png(make_result(), tmp_path, "mode")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_failing_encoder_leaves_no_temporary_file(tmp_path):
+    from studio.core.export import write_atomic
+
+    def broken(handle):
+        handle.write(b"half")
+        raise ValueError("encoder bug")
+
+    with pytest.raises(ValueError):
+        write_atomic(tmp_path / "x.png", broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_hard_links_the_name_is_reserved_instead(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_links(*_args):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "x.png").write_bytes(b"old")
+    path = save_result_png(make_result(), tmp_path, "x")
+    assert path.name == "x-2.png" and (tmp_path / "x.png").read_bytes() == b"old"
+    with Image.open(path) as image:
+        assert image.size == (8, 8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x-2.png", "x.png"]
 
 
 def test_unwritable_folder_is_a_clear_error(tmp_path):
