@@ -42,4 +42,13 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$STAMP"
 fi
 
-"$VENV/bin/studio" models install-defaults | grep -v "already installed" || true
+# Default models: once, and again whenever the dependencies change. A failure (no network)
+# is not fatal: the window lists the generator as unavailable and says how to install it.
+MODELS_STAMP=$VENV/.studio-models
+if [ "$(cat "$MODELS_STAMP" 2>/dev/null)" != "$want" ]; then
+  if "$VENV/bin/studio" models install-defaults | grep -v "already installed"; [ "${PIPESTATUS[0]}" = 0 ]; then
+    echo "$want" >"$MODELS_STAMP"
+  else
+    echo "Some default models could not be installed; run: .venv/bin/studio models install-defaults"
+  fi
+fi

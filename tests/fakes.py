@@ -70,7 +70,8 @@ class Slow(Generator):
             ctx.check_cancelled()
             time.sleep(self.delay)
             self.steps_done = step + 1
-            ctx.progress(step + 1, total)
+            shade = 255 * (step + 1) // total
+            ctx.progress(step + 1, total, Image.new("RGB", (16, 16), (shade, shade, shade)))
         return [self.result(request, Image.new("RGB", (8, 8), "white"), request.seed)]
 
 

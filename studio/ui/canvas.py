@@ -11,9 +11,11 @@ from typing import Any
 from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QBrush,
     QColor,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPen,
@@ -111,7 +113,6 @@ class CanvasView(QGraphicsView):
 
     files_dropped = Signal(list, QPointF)  # paths, scene position
     zoom_changed = Signal(float)
-    selection_changed = Signal()
 
     def __init__(self, undo_stack: QUndoStack | None = None, parent: Any = None) -> None:
         self.scene_ = QGraphicsScene()
@@ -130,7 +131,13 @@ class CanvasView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSceneRect(QRectF(-1e6, -1e6, 2e6, 2e6))
-        self.scene_.selectionChanged.connect(self.selection_changed)
+        self.delete_action = QAction("&Delete from canvas", self)
+        self.delete_action.setShortcuts(
+            [QKeySequence.StandardKey.Delete, QKeySequence("Backspace")]
+        )
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.delete_action.triggered.connect(self.remove_selected)
+        self.addAction(self.delete_action)
         self._pressed: dict[ImageItem, QPointF] = {}
         self._panning: QPointF | None = None
         self._space = False
@@ -254,8 +261,6 @@ class CanvasView(QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-        elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.remove_selected()
         else:
             super().keyPressEvent(event)
 

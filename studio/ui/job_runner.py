@@ -20,11 +20,12 @@ from studio.ui.qt_convert import to_qimage
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the UI
-_ABANDONED: list[QThread] = []  # worker threads that outlived shutdown (see JobRunner.shutdown)
+# worker threads (and their workers) that outlived shutdown; see JobRunner.shutdown
+_ABANDONED: list[tuple[QThread, QObject]] = []
 
 
 def abandoned_workers() -> bool:
-    return any(thread.isRunning() for thread in _ABANDONED)
+    return any(thread.isRunning() for thread, _worker in _ABANDONED)
 
 
 class _Worker(QObject):
@@ -134,7 +135,7 @@ class JobRunner(QObject):
             # A step that never checks for cancel: destroying a running QThread aborts the
             # process, so keep it referenced; the app then leaves with os._exit (see app.run).
             log.warning("worker thread did not stop within %d ms", timeout_ms)
-            _ABANDONED.append(self._thread)
+            _ABANDONED.append((self._thread, self._worker))
             self._thread.setParent(None)
 
     @property

@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Y")])
         edit.addActions([undo, redo])
         edit.addSeparator()
-        self._action(edit, "&Delete from canvas", self.canvas.remove_selected, "Delete")
+        edit.addAction(self.canvas.delete_action)
         self._action(edit, "Select &all", self._select_all, QKeySequence.StandardKey.SelectAll)
 
         view = bar.addMenu("&View")
@@ -189,8 +189,8 @@ class MainWindow(QMainWindow):
         self.queue_panel.update_job(job)
         self.status_label.setText(f"Running {job.title}…")
 
-    def _on_progress(self, job: Job, _preview: Any) -> None:
-        self.queue_panel.update_job(job)
+    def _on_progress(self, job: Job, preview: Any) -> None:
+        self.queue_panel.update_job(job, preview)
         if job.total:
             self.status_label.setText(f"Running {job.title}… {job.step}/{job.total}")
 

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.generator import (
-    SEED_MAX,
     BoolParam,
     ChoiceParam,
     FloatParam,
@@ -171,7 +170,7 @@ class ParamForm(QWidget):
 
         def get() -> int | None:
             text = edit.text().strip()
-            return min(int(text), SEED_MAX) if text else None
+            return int(text) if text else None  # the spec rejects values past SEED_MAX
 
         return row, get, lambda v: edit.setText("" if v is None else str(v))
 

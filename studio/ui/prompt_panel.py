@@ -23,7 +23,6 @@ class PromptPanel(QWidget):
     """One form per generator (values kept when switching); Generate emits a validated Request."""
 
     generate_requested = Signal(object, str)  # Request, title
-    generator_changed = Signal(str)
 
     def __init__(
         self,
@@ -90,13 +89,6 @@ class PromptPanel(QWidget):
     def form(self, generator_id: str | None = None) -> ParamForm | None:
         return self._form_of.get(generator_id or self.current_id)
 
-    def set_unavailable(self, generator_id: str, reason: str | None) -> None:
-        if reason:
-            self.unavailable[generator_id] = reason
-        else:
-            self.unavailable.pop(generator_id, None)
-        self._on_pick()
-
     def set_values(self, generator_id: str, values: dict[str, Any]) -> None:
         self.select(generator_id)
         form = self.form(generator_id)
@@ -137,4 +129,3 @@ class PromptPanel(QWidget):
         self.notice.setVisible(bool(reason))
         self.generate_button.setEnabled(generator is not None and not reason)
         self.error.hide()
-        self.generator_changed.emit(gid)

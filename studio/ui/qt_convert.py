@@ -32,12 +32,3 @@ def thumbnail(image: Image.Image, size: int) -> QPixmap:
     if max(copy.size) > size:
         copy.thumbnail((size, size), Image.Resampling.LANCZOS)
     return to_pixmap(copy)
-
-
-def from_qimage(qimage: QImage) -> Image.Image:
-    """A PIL RGBA image holding a copy of a QImage's pixels."""
-    converted = qimage.convertToFormat(QImage.Format.Format_RGBA8888)
-    width, height = converted.width(), converted.height()
-    buffer = np.frombuffer(converted.constBits(), np.uint8, converted.sizeInBytes())
-    rows = buffer.reshape(height, converted.bytesPerLine())[:, : width * 4]
-    return Image.fromarray(rows.reshape(height, width, 4).copy(), "RGBA")

