@@ -157,3 +157,59 @@ def test_the_console_script_runs_in_a_fresh_process(models_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Wrote 2 file(s)" in done.stdout
     assert json.loads(Image.open(tmp_path / "gan_faces-6-0001.png").text["studio"])["seed"] == 6
+
+
+SLOW_PLUGIN = """
+import time
+from pathlib import Path
+from PIL import Image
+from studio.core.generator import Generator, IntParam, SeedParam
+
+class Slow(Generator):
+    id = "slow_cli"
+    title = "Slow"
+    params = (IntParam(name="steps", default=2000, maximum=9999), SeedParam(name="seed"))
+
+    def run(self, request, ctx):
+        Path(__file__).with_name("started").touch()
+        for step in range(request.params["steps"]):
+            ctx.check_cancelled()
+            time.sleep(0.01)
+            ctx.progress(step + 1, request.params["steps"])
+        return [self.result(request, Image.new("RGB", (4, 4)), request.seed)]
+
+def generators():
+    return [Slow()]
+"""
+
+
+def test_ctrl_c_cancels_and_writes_nothing(tmp_path):
+    import signal
+    import time
+
+    home = tmp_path / "home"
+    (home / "plugins").mkdir(parents=True)
+    (home / "plugins" / "slow_cli.py").write_text(SLOW_PLUGIN)
+    out = tmp_path / "out"
+    env = dict(os.environ, STUDIO_HOME=str(home))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "generate", "slow_cli", "--out", str(out)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (home / "plugins" / "started").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "cancelled; nothing was written" in err
+    assert list(out.iterdir()) == []
+
+
+def test_studio_device_is_the_default_device(models_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STUDIO_DEVICE", "tpu")
+    assert main(["generate", "gan_faces", "--out", str(tmp_path)]) == EXIT_USAGE
+    assert "Unknown device 'tpu'" in capsys.readouterr().err
