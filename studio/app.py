@@ -11,6 +11,8 @@ from pathlib import Path
 from studio.core.devices import DEVICE_CHOICES
 from studio.core.models import data_dir
 
+WARM_UP_DELAY_MS = 400  # after the first paint, before a user can reach Generate
+
 
 def setup_logging(folder: Path) -> Path | None:
     """Log to a rotating file (tracebacks go there) and warnings to stderr."""
@@ -55,7 +57,7 @@ def create_window(settings=None):  # noqa: ANN001, ANN201 - returns MainWindow; 
 
 
 def run(argv: list[str] | None = None) -> int:
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from studio.ui.job_runner import abandoned_workers
@@ -74,6 +76,7 @@ def run(argv: list[str] | None = None) -> int:
     if log_path:
         logging.getLogger(__name__).info("log file: %s", log_path)
     app.aboutToQuit.connect(window.runner.shutdown)
+    QTimer.singleShot(WARM_UP_DELAY_MS, window.runner.warm_up)
     code = app.exec()
     if abandoned_workers():  # a plugin step ignored cancel; Qt would abort on thread teardown
         logging.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,14 @@ from studio.core import models  # noqa: E402
 os.environ.setdefault("STUDIO_MODELS_DIR", str(models.models_dir()))
 os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
 MODELS_DIR = Path(os.environ["STUDIO_MODELS_DIR"])
+
+
+@pytest.fixture(autouse=True)
+def _stop_worker_threads():
+    """A failing test must not leave a worker running: Qt aborts the whole run at exit."""
+    yield
+    if "studio.ui.job_runner" in sys.modules:
+        sys.modules["studio.ui.job_runner"].shutdown_all()
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,8 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
@@ -26,6 +25,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from studio.ui.qt_convert import to_pixmap
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 GAP = 16.0
 ZOOM_STEP = 1.25

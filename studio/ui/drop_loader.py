@@ -7,8 +7,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from studio.core.images import ImageLoadError, load_image
-
 
 class _Relay(QObject):
     loaded = Signal(object, object, object)  # path, PIL image, context
@@ -21,6 +19,8 @@ class _Task(QRunnable):
         self._path, self._context, self._relay = path, context, relay
 
     def run(self) -> None:
+        from studio.core.images import ImageLoadError, load_image  # numpy: not at start-up
+
         try:
             image = load_image(self._path)
         except ImageLoadError as exc:

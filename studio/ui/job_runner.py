@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -24,8 +25,17 @@ PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the UI
 _ABANDONED: list[tuple[QThread, QObject]] = []
 
 
+_LIVE: weakref.WeakSet[JobRunner] = weakref.WeakSet()
+
+
 def abandoned_workers() -> bool:
     return any(thread.isRunning() for thread, _worker in _ABANDONED)
+
+
+def shutdown_all() -> None:
+    """Stop every runner still running (a Qt thread destroyed while running aborts)."""
+    for runner in list(_LIVE):
+        runner.shutdown()
 
 
 class _Worker(QObject):
@@ -42,6 +52,16 @@ class _Worker(QObject):
         self._last_emit = 0.0
         self.current: Job | None = None  # written here, read by the main thread to cancel
         self.stopping = False
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Resolve the device now (imports torch): its first import holds the interpreter
+        lock for ~0.3 s, which is better spent while the user looks at a fresh window than
+        after the first click on Generate."""
+        try:
+            self._executor.device()
+        except Exception:  # noqa: BLE001 - the first job reports the same problem properly
+            log.warning("device warm-up failed", exc_info=True)
 
     @Slot()
     def drain(self) -> None:
@@ -77,6 +97,7 @@ class JobRunner(QObject):
     progress_changed = Signal(object, object)  # job, preview QImage or None
     job_finished = Signal(object)  # done, failed or cancelled (including removed while queued)
     _wake = Signal()
+    _warm = Signal()
 
     def __init__(self, executor: Executor, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -86,10 +107,16 @@ class JobRunner(QObject):
         self._worker = _Worker(self.queue, executor)
         self._worker.moveToThread(self._thread)
         self._wake.connect(self._worker.drain)
+        self._warm.connect(self._worker.warm_up)
         self._worker.started.connect(self.job_started)
         self._worker.progressed.connect(self.progress_changed)
         self._worker.ended.connect(self._on_ended)
         self._thread.start()
+        _LIVE.add(self)
+
+    def warm_up(self) -> None:
+        """Ask the worker to prepare the device while nothing else is happening."""
+        self._warm.emit()
 
     def submit(self, request: Request, title: str = "") -> Job:
         job = self.queue.submit(Job(request, title=title or request.generator))
@@ -126,6 +153,7 @@ class JobRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Cancel everything and stop the thread; call before the window goes away."""
+        _LIVE.discard(self)
         for job in self.queue.clear():
             self.job_finished.emit(job)
         self._worker.stopping = True

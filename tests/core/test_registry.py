@@ -102,7 +102,7 @@ def test_entry_points_are_loaded_and_isolated(monkeypatch):
         FakeEntryPoint("ok", lambda: [SolidColour()]),
         FakeEntryPoint("broken", ImportError("cannot import name 'x'")),
     ]
-    monkeypatch.setattr(registry_module, "entry_points", lambda group: points)
+    monkeypatch.setattr(registry_module, "_entry_points", lambda group: points)
     registry = Registry().discover(builtin_dir=None, user_dir=None, use_entry_points=True)
     assert [g.id for g in registry.generators()] == ["solid"]
     assert registry.unavailable[0].name == "entry point broken"

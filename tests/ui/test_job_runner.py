@@ -115,3 +115,22 @@ def test_shutdown_survives_a_step_that_ignores_cancel(qtbot, gens):
     runner.shutdown(timeout_ms=50)
     assert abandoned_workers()  # kept alive rather than destroyed while running
     qtbot.waitUntil(lambda: not abandoned_workers(), timeout=5_000)
+
+
+def test_warm_up_resolves_the_device_on_the_worker(qtbot, gens, request):
+    import threading
+
+    threads = []
+
+    def device():
+        threads.append(threading.current_thread())
+        return CPU
+
+    runner = JobRunner(Executor(gens.__getitem__, device, "/nonexistent"))
+    request.addfinalizer(runner.shutdown)  # also when an assertion fails
+    runner.warm_up()
+    qtbot.waitUntil(lambda: bool(threads), timeout=5_000)
+    assert threads[0] is not threading.main_thread()
+    job = runner.submit(gens["solid"].make_request({}))
+    qtbot.waitUntil(lambda: job.state is JobState.DONE, timeout=5_000)
+    assert len(threads) == 1  # resolved once, reused by the job
