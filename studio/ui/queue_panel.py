@@ -97,15 +97,14 @@ class QueuePanel(QWidget):
             bar.setRange(0, 1)
             bar.setValue(1 if job.state is JobState.DONE else 0)
             bar.setFormat({JobState.DONE: "%p%"}.get(job.state, STATE_TEXT[job.state]))
-            self.tree.itemWidget(item, COL_ACTION).hide()
+            self.tree.removeItemWidget(item, COL_ACTION)  # the view re-shows hidden ones
         if job.state is JobState.FAILED:
             item.setText(COL_STATE, f"Failed: {job.error}")
             item.setToolTip(COL_STATE, job.error)
             item.setForeground(COL_STATE, Qt.GlobalColor.red)
-        if job.state is JobState.QUEUED:
-            self.tree.itemWidget(item, COL_ACTION).setText("Remove")
-        elif job.state is JobState.RUNNING:
-            self.tree.itemWidget(item, COL_ACTION).setText("Cancel")
+        button = self.tree.itemWidget(item, COL_ACTION)
+        if button is not None:
+            button.setText("Remove" if job.state is JobState.QUEUED else "Cancel")
 
     def progress_bar(self, job_id: int) -> QProgressBar:
         return self.tree.itemWidget(self.rows[job_id], COL_PROGRESS)

@@ -29,6 +29,7 @@ def test_gan_faces_from_ctrl_enter_to_gallery_and_canvas(window, qtbot):
     assert all(i.pixmap().width() == 128 for i in items)
     assert "upscaled" in model.entries[0].tooltip()
     assert window.queue_panel.state_text(job.id) == "Done"
+    assert window.queue_panel.tree.itemWidget(window.queue_panel.rows[job.id], 3) is None
 
 
 def test_double_click_in_gallery_centres_the_item(window, qtbot):
