@@ -33,6 +33,7 @@ class GanFaces(Generator):
     id = "gan_faces"
     title = "GAN faces"
     version = "1.0"
+    method = "DCGAN"
     description = "Faces from a DCGAN trained on DigiFace-1M. Same seed, same face."
     params = (
         ChoiceParam(

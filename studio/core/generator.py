@@ -286,6 +286,9 @@ class Result:
     model_hash: str = ""
     note: str = ""
     sequence: tuple[str, int, int] | None = None
+    title: str = ""  # the generator's title, for people and for other tools' readers
+    method: str = ""  # how it was made (a sampler, "DCGAN", ...): A1111's "Sampler" field
+    index: int = 0  # position in its job's results; filled in by the executor
     device: str = ""  # filled in by the executor: same request + same device = same pixels
     created: float = field(default_factory=time.time)
 
@@ -354,6 +357,7 @@ class Generator:
     title: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    method: ClassVar[str] = ""  # the sampling method written into metadata (default: title)
     params: ClassVar[tuple[Param, ...]] = ()
 
     def unavailable_reason(self, models_dir: Any) -> str | None:
@@ -417,5 +421,7 @@ class Generator:
             generator_version=self.version,
             params=dict(request.params),
             seed=seed,
+            title=self.title,
+            method=self.method or self.title,
             **extra,
         )

@@ -189,8 +189,9 @@ class Executor:
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._finish(job, JobState.FAILED)
-        for result in results:
+        for index, result in enumerate(results):
             result.device = result.device or job.device
+            result.index = index
         job.results = results
         return self._finish(job, JobState.DONE)
 

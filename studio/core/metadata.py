@@ -17,7 +17,10 @@ def result_record(result: Result) -> dict[str, Any]:
     """Everything needed to reproduce and attribute one image, as plain JSON data."""
     record: dict[str, Any] = {
         "generator": result.generator,
+        "generator_title": result.title or result.generator,
         "generator_version": result.generator_version,
+        "method": result.method or result.title or result.generator,
+        "index": result.index,
         "params": result.params,
         "seed": result.seed,
         "model": result.model_name,
