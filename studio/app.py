@@ -32,11 +32,15 @@ def setup_logging(folder: Path) -> Path | None:
     return path
 
 
-def create_window(settings=None):  # noqa: ANN001, ANN201 - returns MainWindow; Qt types stay lazy
-    """Discover plugins and build the main window (the QApplication must exist)."""
+def create_window(settings=None, open_project=True):  # noqa: ANN001, ANN201 - Qt types stay lazy
+    """Discover plugins, build the main window and reopen the last project (or a new one).
+
+    The QApplication must exist.
+    """
     from studio.core import devices
     from studio.core.jobs import Executor
-    from studio.core.models import models_dir
+    from studio.core.models import models_dir, projects_dir
+    from studio.core.project import SUFFIX
     from studio.core.registry import default_registry
     from studio.ui.main_window import MainWindow
 
@@ -51,6 +55,8 @@ def create_window(settings=None):  # noqa: ANN001, ANN201 - returns MainWindow; 
         preference = "auto"
     executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir())
     window = MainWindow(registry, executor, models_dir(), settings)
+    if open_project:
+        window.session.open_startup(projects_dir() / f"Untitled{SUFFIX}")
     if problem:
         window.banner.show_message(problem, "warning")
     return window
@@ -70,7 +76,8 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("studio")
     app.setDesktopFileName("studio")
     apply_dark(app)
-    window = create_window(QSettings("studio", "studio"))
+    settings = QSettings(str(data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+    window = create_window(settings)
     sys.excepthook = window.report_unexpected  # a slot's exception must not end the session
     window.show()
     if log_path:

@@ -52,6 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--fps", type=float, default=12.0, help="animation frame rate")
     gen.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    gen.add_argument(
+        "--project", type=Path, help="also commit the results to this project (created if needed)"
+    )
+
+    exp = sub.add_parser("export", help="export a project's images with their metadata")
+    exp.add_argument("project", type=Path, help="a .studio project file")
+    exp.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
+    exp.add_argument("--which", choices=("all", "favourites"), default="all")
+    exp.add_argument("--format", choices=("png", "jpeg", "webp"), default="png")
+    exp.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality 1-100")
+    exp.add_argument("--lossless", action="store_true", help="lossless WebP")
+    exp.add_argument("--scale", type=float, default=1.0, help="resize factor (Lanczos)")
+    exp.add_argument(
+        "--template",
+        default="{index}-{generator}-{seed}",
+        help="file names, from {index} {seed} {generator} {model} {prompt} {date} {time} {w} {h}",
+    )
+    exp.add_argument("--manifest", action="store_true", help="also write manifest.csv/.json")
+    exp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="print the generation metadata an image carries")
+    info.add_argument("image", type=Path)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
 
     models = sub.add_parser("models", help="list or install models")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -79,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "export":
+            return cmd_export(args)
+        if args.command == "info":
+            return cmd_info(args)
         if args.command == "plugins":
             return cmd_plugins()
     except UsageError as exc:
@@ -177,6 +204,7 @@ def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
         out = check_writable(args.out)
     except (ValueError, ExportError) as exc:
         raise UsageError(str(exc)) from None
+    project = _open_project(args.project, create=True) if args.project else None
 
     job = interrupt.job = Job(request, title=generator.summary(request))
     if interrupt.requested:
@@ -196,6 +224,10 @@ def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
     if job.state is JobState.FAILED:
         print(f"studio: {generator.title} failed: {job.error}", file=sys.stderr)
         return EXIT_FAILED
+    if project is not None:
+        with project:
+            ids = project.add_results(job.results)
+        print(f"Committed {len(ids)} result(s) to {project.path}")
     written = []
     try:
         for i, result in enumerate(job.results):
@@ -215,10 +247,77 @@ def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
     return 0
 
 
-def _progress_bar(quiet: bool, title: str) -> Any:
+def _open_project(path: Path, create: bool = False) -> Any:
+    from studio.core.project import Project, ProjectError
+
+    try:
+        return Project.open(path, create=create)
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from studio.core.batch_export import ExportItem, ExportOptions, export_items
+    from studio.core.export import ExportError, check_writable
+
+    options = ExportOptions(
+        fmt=args.format,
+        quality=args.quality,
+        lossless=args.lossless,
+        scale=args.scale,
+        template=args.template,
+        manifest=args.manifest,
+    )
+    try:
+        options.validate()
+        out = check_writable(args.out)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    with _open_project(args.project) as project, _Interrupt() as interrupt:
+        rows = project.items(favourites=args.which == "favourites")
+        items = [
+            ExportItem(row.id, project.record(row.id), lambda i=row.id: project.image(i))
+            for row in reversed(rows)  # oldest first: {index} follows the order of making
+        ]
+        with _progress_bar(args.quiet, "Export", unit="file") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total, bar.n = total, done
+                bar.refresh()
+
+            report = export_items(items, out, options, progress, lambda: interrupt.requested)
+    if report.error:
+        print(f"studio: {report.error}", file=sys.stderr)
+        return EXIT_FAILED
+    if report.cancelled:
+        print(f"studio: interrupted after {len(report.written)} file(s)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"Exported {len(report.written)} image(s) to {out}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from studio.core.metadata import describe, read_metadata
+
+    try:
+        meta = read_metadata(args.image)
+    except (OSError, ValueError) as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(dataclasses.asdict(meta), indent=2, sort_keys=True, default=str))
+    else:
+        print(describe(meta))
+    return 0
+
+
+def _progress_bar(quiet: bool, title: str, unit: str = "img") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=0, desc=title, unit="img", disable=quiet, file=sys.stderr, leave=False)
+    return tqdm(total=0, desc=title, unit=unit, disable=quiet, file=sys.stderr, leave=False)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

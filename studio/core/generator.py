@@ -413,6 +413,20 @@ class Generator:
                     seed = params[spec.name]
         return Request(generator=self.id, params=params, seed=seed if seed is not None else 0)
 
+    def rerun(self, params: Mapping[str, Any], seed: int, index: int) -> tuple[Request, int]:
+        """The request that re-renders one stored image, and its position in the results.
+
+        With a `count` that applies and a SeedParam `seed`, that is a batch of one from the
+        image's own seed; otherwise the whole original request, keeping result `index`.
+        """
+        values = {k: v for k, v in params.items() if k in {p.name for p in self.params}}
+        names = {p.name: p for p in self.params}
+        count = names.get("count")
+        if count is not None and count.applies(values) and isinstance(names.get("seed"), SeedParam):
+            values.update(count=1, seed=seed)
+            return self.make_request(values), 0
+        return self.make_request(values), index
+
     def result(self, request: Request, image: Image, seed: int, **extra: Any) -> Result:
         """Build a Result carrying this generator's identity and the request's params."""
         return Result(

@@ -68,6 +68,9 @@ class Job:
     started: float = 0.0
     finished: float = 0.0
     device: str = ""
+    keep: int | None = None  # keep only this result (a re-run of one image of a batch)
+    parent: int | None = None  # the project item a re-run re-renders
+    item_ids: list[int] = field(default_factory=list)  # project items, once committed
 
 
 class JobQueue:
@@ -189,9 +192,13 @@ class Executor:
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._finish(job, JobState.FAILED)
+        made = time.time()  # one moment for the batch, so lists keep its order among others
         for index, result in enumerate(results):
             result.device = result.device or job.device
             result.index = index
+            result.created = made
+        if job.keep is not None:
+            results = results[job.keep : job.keep + 1]
         job.results = results
         return self._finish(job, JobState.DONE)
 

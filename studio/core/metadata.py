@@ -1,16 +1,102 @@
-"""Generation metadata written into saved images (our JSON request in a `studio` chunk)."""
+"""Generation metadata written into saved images, and the public names for reading it back.
+
+Every saved image carries two things:
+
+- A1111's `parameters` text (prompt line, `Negative prompt:`, then one line of `Key: value`
+  pairs that starts `Steps: N, Sampler: ...`), because that is the only layout the readers
+  artists use (Civitai, sd-parsers, sd-prompt-reader) accept. PNG stores it in a `parameters`
+  text chunk; JPEG and WebP in EXIF UserComment as A1111 does (`UNICODE\\0` + UTF-16-BE).
+- Our full JSON record (`result_record`): in PNG an iTXt chunk `studio`; in JPEG and WebP an
+  XMP packet (element `studio:record` in the namespace `XMP_NAMESPACE`). XMP rather than a
+  second EXIF tag because in JPEG it sits in its own APP1 segment, so the record and the
+  UTF-16 UserComment each get the full 64 KB a segment allows; it is plain text other tools
+  (exiftool, photo managers) show and keep; and EXIF has no tag meant for free-form data.
+
+`read_metadata` reads files (in `metadata_read`, loaded on first use so that writing stays
+light at start-up); the reading model, `ImageMetadata`, `restore_values` and `describe`, is here.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PIL.PngImagePlugin import PngInfo
 
-    from studio.core.generator import Result
+    from studio.core.generator import Param, Result
+    from studio.core.metadata_read import read_metadata
+
+__all__ = [
+    "STUDIO_KEY",
+    "XMP_NAMESPACE",
+    "ImageMetadata",
+    "a1111_text",
+    "describe",
+    "png_info",
+    "read_metadata",
+    "read_studio_record",
+    "restore_values",
+    "result_record",
+    "save_options",
+]
+
+log = logging.getLogger(__name__)
 
 STUDIO_KEY = "studio"
+PARAMETERS_KEY = "parameters"
+USER_COMMENT_PREFIX = b"UNICODE\0"
+EXIF_IFD = 0x8769
+USER_COMMENT = 0x9286
+# .invalid is reserved (RFC 2606), so no one else can ever own this namespace.
+XMP_NAMESPACE = "https://studio.invalid/ns/1.0/"
+SOURCE_FORMATS = ("studio", "a1111", "comfyui", "invokeai", "novelai", "fooocus")
+FORMAT_TITLES = {
+    "studio": "Studio",
+    "a1111": "AUTOMATIC1111 parameters",
+    "comfyui": "ComfyUI",
+    "invokeai": "InvokeAI",
+    "novelai": "NovelAI",
+    "fooocus": "Fooocus",
+}
+# A JPEG APP1 segment holds 65533 bytes; Pillow raises instead of splitting.
+_JPEG_SEGMENT = 65533
+_XMP_HEADER = 29  # b"http://ns.adobe.com/xap/1.0/\0", which Pillow adds inside the segment
+
+# Params that the fixed head of the pairs line already carries.
+_WRITTEN_IN_HEAD = {"prompt", "negative_prompt", "steps", "cfg", "guidance_scale", "seed"}
+# Lower-cased keys of the head: a param that would repeat one is written as `Studio <name>`.
+_HEAD_KEYS = {"steps", "sampler", "cfg scale", "seed", "size", "model hash", "model"}
+_A1111_KEY = re.compile(r"\w[\w \-/]+")  # what A1111's own pair regex accepts as a key
+_XML_UNSAFE = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
+_ALIASES = {"cfg": ("guidance_scale",), "steps": ("num_inference_steps",)}
+
+
+@dataclass
+class ImageMetadata:
+    """What `read_metadata` found in one image, in Studio's parameter names where known."""
+
+    source_format: str | None = None  # one of SOURCE_FORMATS, or None when nothing was read
+    generator: str | None = None  # our generator id, when the image says so
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    record: dict[str, Any] | None = None  # our full record, for source_format "studio"
+    raw: dict[str, str] = field(default_factory=dict)  # the text found, by chunk or EXIF name
+    notes: list[str] = field(default_factory=list)  # what could not be read or mapped
+    file_format: str | None = None  # PNG, JPEG, WEBP, ...
+
+
+def __getattr__(name: str) -> Any:
+    # Reading pulls in the container and sd-parsers code; export only writes, at start-up.
+    if name == "read_metadata":
+        from studio.core.metadata_read import read_metadata
+
+        return read_metadata
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def result_record(result: Result) -> dict[str, Any]:
@@ -38,21 +124,263 @@ def result_record(result: Result) -> dict[str, Any]:
     return record
 
 
-def png_info(result: Result) -> PngInfo:
-    from PIL.PngImagePlugin import PngInfo
+# ---------------------------------------------------------------- A1111 text
 
-    info = PngInfo()
-    info.add_itxt(STUDIO_KEY, json.dumps(result_record(result), sort_keys=True))
-    return info
+
+def a1111_text(record: dict[str, Any]) -> str:
+    """The record as AUTOMATIC1111's `parameters` text (prompt, negative prompt, pairs)."""
+    params = record.get("params") or {}
+    lines = [_prompt_line(record)]
+    negative = params.get("negative_prompt")
+    if isinstance(negative, str) and negative.strip():
+        lines.append(f"Negative prompt: {negative}")
+    lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in _pairs(record)))
+    return "\n".join(lines)
+
+
+def _prompt_line(record: dict[str, Any]) -> str:
+    params = record.get("params") or {}
+    prompt = params.get("prompt")
+    if isinstance(prompt, str) and prompt.strip():
+        return prompt
+    # Without a prompt, say what made the image: the title plus its mode-like (text) choices;
+    # file paths and long text stay out of this human summary (the pairs carry them).
+    title = record.get("generator_title") or record.get("generator") or "Studio"
+    words = [
+        value
+        for name, value in params.items()
+        if name not in ("prompt", "negative_prompt")
+        and isinstance(value, str)
+        and value.strip()
+        and len(value) <= 32
+        and not any(c in value for c in "/\\\n")
+    ]
+    return ", ".join([title, *words])
+
+
+def _pairs(record: dict[str, Any]) -> list[tuple[str, Any]]:
+    params = record.get("params") or {}
+    width, height = record.get("width"), record.get("height")
+    # Readers reject a line without a sampler, so a one-pass generator names its method; commas,
+    # colons and quotes would make sd-parsers drop the key, and the method is a label anyway.
+    method = re.sub(r'[,:"\s]+', " ", str(record.get("method") or "")).strip()
+    pairs: list[tuple[str, Any]] = [
+        ("Steps", params.get("steps") or 1),
+        ("Sampler", method or record.get("generator_title") or "Studio"),
+    ]
+    cfg = params.get("cfg", params.get("guidance_scale"))
+    if cfg is not None:
+        pairs.append(("CFG scale", cfg))
+    pairs.append(("Seed", record.get("seed")))
+    if width and height:
+        pairs.append(("Size", f"{width}x{height}"))
+    if record.get("model_hash"):
+        pairs.append(("Model hash", record["model_hash"]))
+    if record.get("model"):
+        pairs.append(("Model", record["model"]))
+    # A size-like param that only repeats `Size: WxH` is left out; a differing one is kept.
+    repeated = {"size": width if width == height else None, "width": width, "height": height}
+    for name, value in params.items():
+        if name in _WRITTEN_IN_HEAD or value is None or repeated.get(name) == value:
+            continue
+        key = name.replace("_", " ").capitalize()
+        if key.lower() in _HEAD_KEYS | {"studio generator"} or not _A1111_KEY.fullmatch(key):
+            key = f"Studio {name.replace('_', ' ')}"  # readers map `Studio x` back to param x
+        if _A1111_KEY.fullmatch(key):  # else unreadable by A1111's pattern; the record has it
+            pairs.append((key, value))
+    pairs.append(("Studio generator", record.get("generator")))
+    return [(key, value) for key, value in pairs if value is not None]
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value).removesuffix(".0")
+    elif isinstance(value, int | str):
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # A1111 quotes values with a comma, colon or newline; a quote or edge space is quoted too
+    # because its reader would otherwise unquote or trim the value.
+    if any(c in text for c in ',:\n"') or text != text.strip():
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+# ---------------------------------------------------------------- writing
+
+
+def save_options(record: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """Keyword arguments for `PIL.Image.save` that embed `record` in a PNG, JPEG or WEBP."""
+    fmt = fmt.upper()
+    text = _encodable(a1111_text(record))
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text(PARAMETERS_KEY, text)  # tEXt when Latin-1 allows, else iTXt, as A1111 does
+        info.add_itxt(STUDIO_KEY, json.dumps(record, sort_keys=True))
+        return {"pnginfo": info}
+    if fmt not in ("JPEG", "WEBP"):
+        raise ValueError(f"Metadata can be written to PNG, JPEG or WEBP, not {fmt!r}")
+    exif = _exif_with_comment(text)
+    xmp = _xmp_packet(record)
+    if fmt == "JPEG":
+        if len(exif) > _JPEG_SEGMENT:
+            log.warning("The A1111 text is too long for JPEG EXIF (%d bytes); left out", len(exif))
+            exif = _exif_with_comment(None)
+        if len(xmp) > _JPEG_SEGMENT - _XMP_HEADER:
+            log.warning("The studio record is too long for JPEG XMP (%d bytes); left out", len(xmp))
+            return {"exif": exif}
+    return {"exif": exif, "xmp": xmp}
+
+
+def png_info(result: Result) -> PngInfo:
+    """The PNG text chunks (`parameters` and `studio`) for one result."""
+    return save_options(result_record(result), "PNG")["pnginfo"]
+
+
+def _encodable(text: str) -> str:
+    # A lone surrogate (e.g. from an undecodable file name) would make the encoder raise.
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _exif_with_comment(text: str | None) -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    if text is not None:
+        exif.get_ifd(EXIF_IFD)[USER_COMMENT] = USER_COMMENT_PREFIX + text.encode("utf-16-be")
+    return exif.tobytes()
+
+
+def _xmp_packet(record: dict[str, Any]) -> bytes:
+    data = json.dumps(record, sort_keys=True, ensure_ascii=False)
+    # Characters XML cannot hold can only sit inside JSON strings, where an escape is valid.
+    data = _XML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", data)
+    # By hand: xml.sax.saxutils pulls in urllib.request, ~30 ms at start-up.
+    data = data.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" xmlns:studio="{XMP_NAMESPACE}">'
+        f"<studio:record>{data}</studio:record>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="w"?>'
+    ).encode()
+
+
+def record_from_xmp(xmp: bytes | str) -> dict[str, Any] | None:
+    """Our record from an XMP packet, or None when it holds none."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(xmp)
+    except (ElementTree.ParseError, ValueError, TypeError):
+        return None
+    tag = f"{{{XMP_NAMESPACE}}}record"
+    for element in root.iter():
+        text = element.text if element.tag == tag else element.attrib.get(tag)
+        if text:
+            return _json_record(text)
+    return None
+
+
+# ---------------------------------------------------------------- reading
 
 
 def read_studio_record(image: Any) -> dict[str, Any] | None:
-    """Our record from an opened PIL image, or None when it carries none."""
-    text = getattr(image, "text", {}).get(STUDIO_KEY) or image.info.get(STUDIO_KEY)
-    if not text:
-        return None
+    """Our record from an opened PIL image (PNG chunk, or JPEG/WebP XMP), or None."""
+    info = getattr(image, "info", {})
+    text = info.get(STUDIO_KEY)
+    if not text and info.get("xmp"):
+        return record_from_xmp(info["xmp"])
+    if not text and getattr(image, "format", None) == "PNG":
+        text = image.text.get(STUDIO_KEY)  # chunks after the pixel data (loads the image)
+    return _json_record(text) if text else None
+
+
+def restore_values(
+    meta: ImageMetadata, generator_params: Sequence[Param], *, title: str = "this generator"
+) -> tuple[dict[str, Any], list[str]]:
+    """Map `meta.params` onto a generator's specs: (values to set, what could not be mapped)."""
+    from studio.core.generator import ParamError
+
+    specs = {spec.name: spec for spec in generator_params}
+    incoming = dict(meta.params)
+    width, height = incoming.get("width"), incoming.get("height")
+    if "size" in specs and "width" not in specs and width is not None and width == height:
+        # A generator with one square size takes `Size: WxH` as that size.
+        del incoming["width"], incoming["height"]
+        incoming.setdefault("size", width)
+    values: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, value in incoming.items():
+        target = _target(name, specs)
+        if target is None:
+            notes.append(f"{_human(name)} {_short(value)} has no field in {title}")
+            continue
+        try:
+            values[target] = specs[target].validate(value)
+        except ParamError as exc:
+            notes.append(f"{exc}; kept the current value")
+    return values, notes
+
+
+def describe(meta: ImageMetadata) -> str:
+    """The human-readable report `studio info IMAGE` prints."""
+    container = f" ({meta.file_format})" if meta.file_format else ""
+    if meta.source_format is None:
+        lines = [f"No generation settings found{container}."]
+    else:
+        lines = [f"Format: {FORMAT_TITLES.get(meta.source_format, meta.source_format)}{container}"]
+    record = meta.record or {}
+    if meta.generator:
+        title = record.get("generator_title")
+        version = record.get("generator_version")
+        detail = ", ".join(str(x) for x in (meta.generator, version and f"v{version}") if x)
+        lines.append(f"Generator: {title} ({detail})" if title else f"Generator: {detail}")
+    if record.get("model"):
+        hashed = f" (hash {record['model_hash']})" if record.get("model_hash") else ""
+        lines.append(f"Model: {record['model']}{hashed}")
+    if record.get("width") and record.get("height"):
+        lines.append(f"Size: {record['width']}x{record['height']}")
+    lines.extend(
+        f"{key.capitalize()}: {record[key]}" for key in ("device", "note") if record.get(key)
+    )
+    if meta.seed is not None:
+        lines.append(f"Seed: {meta.seed}")
+    if meta.params:
+        lines.append("Parameters:")
+        for name, value in meta.params.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            lines.append(f"  {name}: " + str(text).replace("\n", "\n    "))
+    if meta.notes:
+        lines.append("Notes:")
+        lines.extend(f"  - {note}" for note in meta.notes)
+    return "\n".join(lines)
+
+
+def _target(name: str, specs: dict[str, Param]) -> str | None:
+    if name in specs:
+        return name
+    return next((alias for alias in _ALIASES.get(name, ()) if alias in specs), None)
+
+
+def _human(name: str) -> str:
+    return {"cfg": "CFG scale"}.get(name) or name.replace("_", " ").capitalize()
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_record(text: str) -> dict[str, Any] | None:
     try:
         record = json.loads(text)
-    except ValueError:
+    except (TypeError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None

@@ -33,6 +33,13 @@ def models_dir() -> Path:
     return Path(override) if override else data_dir() / "models"
 
 
+def projects_dir() -> Path:
+    """Where new projects go by default: ~/Documents/Studio (STUDIO_HOME/projects if set)."""
+    if os.environ.get("STUDIO_HOME"):
+        return data_dir() / "projects"
+    return Path(platformdirs.user_documents_dir()) / "Studio"
+
+
 def plugins_dir() -> Path:
     return data_dir() / "plugins"
 

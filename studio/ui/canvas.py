@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,41 +20,78 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
+    QPixmap,
     QUndoCommand,
     QUndoStack,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
+from studio.core.project import Layer
 from studio.ui.qt_convert import to_pixmap
 
 if TYPE_CHECKING:
     from PIL import Image
 
+log = logging.getLogger(__name__)
 GAP = 16.0
 ZOOM_STEP = 1.25
 ZOOM_LIMITS = (0.02, 64.0)
 _item_ids = itertools.count(1)
 
 
-class ImageItem(QGraphicsPixmapItem):
-    """One image on the canvas; `key` links it to its gallery entry (or None if dropped)."""
+@dataclass(frozen=True)
+class Picture:
+    """What an item shows: its size now, its pixels when first painted (`load`)."""
 
-    def __init__(self, image: Image.Image, key: Any = None, label: str = "") -> None:
-        super().__init__(to_pixmap(image))
+    width: int
+    height: int
+    load: Callable[[], Image.Image]
+
+    @classmethod
+    def of(cls, image: Image.Image) -> Picture:
+        return cls(image.width, image.height, lambda: image)
+
+
+class ImageItem(QGraphicsItem):
+    """One image on the canvas; `key` is its project item id.
+
+    The pixels are decoded on first paint, so opening a project with a large canvas is quick
+    and items never scrolled into view cost nothing.
+    """
+
+    def __init__(self, picture: Picture | Image.Image, key: Any = None, label: str = "") -> None:
+        super().__init__()
+        self.picture = picture if isinstance(picture, Picture) else Picture.of(picture)
         self.id = next(_item_ids)
         self.key = key
-        self.image = image
         self.label = label
+        self._pixmap: QPixmap | None = None
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
         )
-        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.setToolTip(label)
 
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(0, 0, self.picture.width, self.picture.height)
+
+    def pixmap(self) -> QPixmap:
+        if self._pixmap is None:
+            try:
+                self._pixmap = to_pixmap(self.picture.load())
+            except Exception:  # noqa: BLE001 - a missing or damaged image shows as a gap
+                log.warning("cannot show canvas item %s", self.key, exc_info=True)
+                self._pixmap = QPixmap()
+        return self._pixmap
+
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
-        super().paint(painter, option, widget)
+        pixmap = self.pixmap()
+        if pixmap.isNull():
+            painter.fillRect(self.boundingRect(), QColor("#3a2a2a"))
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(self.boundingRect(), pixmap, QRectF(pixmap.rect()))
         if self.isSelected():  # a clear outline instead of Qt's faint dashed box
             pen = QPen(QColor("#4da3ff"), 0)
             pen.setCosmetic(True)
@@ -117,8 +156,11 @@ class CanvasView(QGraphicsView):
     zoom_changed = Signal(float)
 
     def __init__(self, undo_stack: QUndoStack | None = None, parent: Any = None) -> None:
-        self.scene_ = QGraphicsScene()
-        super().__init__(self.scene_, parent)
+        super().__init__(parent)
+        # Parented, so it dies with the view on this thread: a scene left to Python's garbage
+        # collector may be destroyed on whichever thread collects, with its timers live.
+        self.scene_ = QGraphicsScene(self)
+        self.setScene(self.scene_)
         self.undo_stack = undo_stack or QUndoStack(self)
         self.setRenderHints(
             QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing
@@ -154,7 +196,7 @@ class CanvasView(QGraphicsView):
 
     def add_images(
         self,
-        entries: Iterable[tuple[Image.Image, Any, str]],
+        entries: Iterable[tuple[Picture | Image.Image, Any, str]],
         at: QPointF | None = None,
         columns: int | None = None,
         text: str = "Add images",
@@ -173,6 +215,39 @@ class CanvasView(QGraphicsView):
             item.setPos(origin + QPointF(col * cell_w, row * cell_h))
             item.setZValue(top_z + 1 + n)
         self.undo_stack.push(_AddItems(self.scene_, items, text))
+        return items
+
+    def layers(self) -> list[Layer]:
+        """The canvas as the project stores it (items without a project id are skipped)."""
+        return [
+            Layer(i.key, i.pos().x(), i.pos().y(), i.scale(), i.zValue(), i.isVisible(), i.label)
+            for i in self.image_items()
+            if isinstance(i.key, int)
+        ]
+
+    def restore(self, layers: Sequence[Layer], picture_for: Callable[[int], Picture]) -> None:
+        """Replace the canvas with stored layers (not undoable: this is opening a project)."""
+        self.clear()
+        for layer in layers:
+            item = ImageItem(picture_for(layer.item_id), layer.item_id, layer.name)
+            item.setPos(layer.x, layer.y)
+            item.setScale(layer.scale)
+            item.setZValue(layer.z)
+            item.setVisible(layer.visible)
+            self.scene_.addItem(item)
+        self.scene_.update()
+
+    def clear(self) -> None:
+        for item in self.image_items():
+            self.scene_.removeItem(item)
+        self.scene_.update()
+
+    def remove_keys(self, keys: Iterable[Any], text: str = "Delete") -> list[ImageItem]:
+        """Take the items of these project ids off the canvas as one undoable step."""
+        wanted = set(keys)
+        items = [i for i in self.image_items() if i.key in wanted]
+        if items:
+            self.undo_stack.push(_RemoveItems(self.scene_, items, text))
         return items
 
     def remove_selected(self) -> int:

@@ -9,20 +9,21 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 
 class _Relay(QObject):
-    loaded = Signal(object, object, object)  # path, PIL image, context
+    loaded = Signal(object, object, object, object)  # path, PIL image, context, stored id
     failed = Signal(object, str, object)  # path, message, context
 
 
 class _Task(QRunnable):
-    def __init__(self, path: Path, context: Any, relay: _Relay) -> None:
+    def __init__(self, path: Path, context: Any, relay: _Relay, store: Any) -> None:
         super().__init__()
-        self._path, self._context, self._relay = path, context, relay
+        self._path, self._context, self._relay, self._store = path, context, relay, store
 
     def run(self) -> None:
         from studio.core.images import ImageLoadError, load_image  # numpy: not at start-up
 
         try:
             image = load_image(self._path)
+            stored = self._store(self._path, image) if self._store is not None else None
         except ImageLoadError as exc:
             self._relay.failed.emit(self._path, str(exc), self._context)
         except Exception as exc:  # noqa: BLE001 - a decoder bug must not kill the pool thread
@@ -30,13 +31,13 @@ class _Task(QRunnable):
                 self._path, f"Could not open '{self._path.name}': {exc}", self._context
             )
         else:
-            self._relay.loaded.emit(self._path, image, self._context)
+            self._relay.loaded.emit(self._path, image, self._context, stored)
 
 
 class DropLoader(QObject):
     """Loads files with the one safe loader; results arrive as main-thread signals."""
 
-    loaded = Signal(object, object, object)
+    loaded = Signal(object, object, object, object)  # path, image, context, stored id
     failed = Signal(object, str, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -47,13 +48,14 @@ class DropLoader(QObject):
         self._relay.loaded.connect(self.loaded)
         self._relay.failed.connect(self.failed)
         self.pending = 0
+        self.store: Any = None  # (path, image) -> id, called on the loading thread
         self.loaded.connect(self._done)
         self.failed.connect(self._done)
 
     def load(self, paths: list[Path], context: Any = None) -> None:
         for path in paths:
             self.pending += 1
-            self._pool.start(_Task(Path(path), context, self._relay))
+            self._pool.start(_Task(Path(path), context, self._relay, self.store))
 
     def _done(self, *_: Any) -> None:
         self.pending -= 1

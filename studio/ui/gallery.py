@@ -1,104 +1,131 @@
-"""The gallery: thumbnails of every result, newest first."""
+"""The gallery: every item of the project, newest first, with filters and search.
+
+Rows come from the project store without pixels; a thumbnail is read from the file the
+first time its row is painted, so a project of thousands opens at once.
+"""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QVBoxLayout, QWidget
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from studio.core.generator import Result
-from studio.ui.qt_convert import thumbnail
+from studio.core.project import ItemRow, Project
 
 THUMB = 112
-_entry_ids = itertools.count(1)
-
-
-@dataclass(eq=False)
-class GalleryEntry:
-    """A result as the gallery holds it: the result, a stable key and a cached thumbnail."""
-
-    result: Result
-    key: int = field(default_factory=lambda: next(_entry_ids))
-    _thumb: QPixmap | None = None
-
-    @property
-    def thumb(self) -> QPixmap:
-        if self._thumb is None:  # made on first paint, so a big batch lands quickly
-            self._thumb = thumbnail(self.result.image, THUMB)
-        return self._thumb
-
-    def caption(self) -> str:
-        if self.result.sequence:
-            _group, index, length = self.result.sequence
-            return f"frame {index + 1}/{length}"
-        return f"seed {self.result.seed}"
-
-    def tooltip(self) -> str:
-        r = self.result
-        lines = [f"{r.generator}  seed {r.seed}", f"{r.image.width}×{r.image.height}"]
-        if r.sequence:
-            lines.append(f"frame {r.sequence[1] + 1} of {r.sequence[2]}")
-        if r.note:
-            lines.append(r.note)
-        return "\n".join(lines)
-
-
+CACHE = 4000  # thumbnails kept in memory (about 30 KB each)
 Index = QModelIndex | QPersistentModelIndex
 
 
 class GalleryModel(QAbstractListModel):
-    """Newest batch first; within a batch, the batch's own order."""
+    """Rows of the open project (or none), filtered like the panel asks."""
 
     KeyRole = Qt.ItemDataRole.UserRole + 1
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self.entries: list[GalleryEntry] = []
+        self.project: Project | None = None
+        self.rows: list[ItemRow] = []
+        self.filters: dict[str, Any] = {"generator": None, "search": "", "favourites": False}
+        self._thumbs: OrderedDict[int, QPixmap] = OrderedDict()
+
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self._thumbs.clear()
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self.rows = self.project.items(**self.filters) if self.project is not None else []
+        self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.entries)
+        return 0 if parent.isValid() else len(self.rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        entry = self.entries[index.row()]
+        row = self.rows[index.row()]
         if role == Qt.ItemDataRole.DecorationRole:
-            return entry.thumb
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.tooltip()
+            return self.thumbnail(row.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            return entry.caption()
+            return f"★ {row.caption}" if row.favourite else row.caption
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.generator} · seed {row.seed}\n{row.width}×{row.height}\n{row.caption}"
         if role == self.KeyRole:
-            return entry.key
+            return row.id
         return None
 
-    def add(self, results: list[Result]) -> list[GalleryEntry]:
-        """Put a batch at the top, keeping its own order (seed s, s+1, ... or frame 1, 2, ...)."""
-        entries = [GalleryEntry(r) for r in results]
-        self.beginInsertRows(QModelIndex(), 0, len(entries) - 1)
-        self.entries[0:0] = entries
-        self.endInsertRows()
-        return entries
+    def thumbnail(self, item_id: int) -> QPixmap:
+        pixmap = self._thumbs.get(item_id)
+        if pixmap is None:
+            pixmap = QPixmap()
+            if self.project is not None:
+                pixmap.loadFromData(self.project.thumbnail(item_id))
+            self._thumbs[item_id] = pixmap
+            if len(self._thumbs) > CACHE:
+                self._thumbs.popitem(last=False)
+        else:
+            self._thumbs.move_to_end(item_id)
+        return pixmap
 
-    def entry(self, key: int) -> GalleryEntry | None:
-        return next((e for e in self.entries if e.key == key), None)
+    def row_of(self, item_id: int) -> ItemRow | None:
+        return next((r for r in self.rows if r.id == item_id), None)
 
 
 class GalleryPanel(QWidget):
-    """Shows the model as a grid; double-click asks the canvas to centre that result."""
+    """Filter bar over a thumbnail grid; actions are asked for by signals, never done here."""
 
-    activated = Signal(int)  # entry key
-    export_animation_requested = Signal(int)
+    activated = Signal(int)  # item id: show it on the canvas
+    rerun_requested = Signal(int)
     save_requested = Signal(int)
     reuse_seed_requested = Signal(int)
+    export_animation_requested = Signal(int)
+    favourite_requested = Signal(list, bool)
+    delete_requested = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = GalleryModel(self)
+        self.generator_filter = QComboBox()
+        self.generator_filter.setObjectName("gallery_generator")
+        self.search = QLineEdit()
+        self.search.setObjectName("gallery_search")
+        self.search.setPlaceholderText("Search prompts and parameters")
+        self.search.setClearButtonEnabled(True)
+        self.favourites_only = QToolButton()
+        self.favourites_only.setText("★")
+        self.favourites_only.setToolTip("Show favourites only")
+        self.favourites_only.setCheckable(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)  # typing a word queries once, not per key
+        self._search_timer.timeout.connect(self._apply_filters)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.generator_filter.currentIndexChanged.connect(self._apply_filters)
+        self.favourites_only.toggled.connect(self._apply_filters)
+
         self.view = QListView()
         self.view.setObjectName("gallery")
         self.view.setModel(self.model)
@@ -108,29 +135,80 @@ class GalleryPanel(QWidget):
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)
-        self.view.setWordWrap(True)
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.doubleClicked.connect(
             lambda idx: self.activated.emit(idx.data(GalleryModel.KeyRole))
         )
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
+        delete = QAction("Delete", self.view)
+        delete.setShortcuts([QKeySequence.StandardKey.Delete, QKeySequence("Backspace")])
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.triggered.connect(self._delete_selected)
+        self.view.addAction(delete)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.generator_filter, 1)
+        bar.addWidget(self.favourites_only)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.search)
         layout.addWidget(self.view)
+
+    def set_project(self, project: Project | None) -> None:
+        self.model.set_project(project)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the project (after a job, a delete, an undo) keeping the filters."""
+        current = self.generator_filter.currentData()
+        names = self.model.project.generators() if self.model.project is not None else []
+        self.generator_filter.blockSignals(True)
+        self.generator_filter.clear()
+        self.generator_filter.addItem("All generators", None)
+        for name in names:
+            self.generator_filter.addItem(name, name)
+        self.generator_filter.setCurrentIndex(max(0, self.generator_filter.findData(current)))
+        self.generator_filter.blockSignals(False)
+        self._apply_filters()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        return [self.model.rows[r].id for r in rows]
+
+    def _apply_filters(self) -> None:
+        self.model.filters = {
+            "generator": self.generator_filter.currentData(),
+            "search": self.search.text().strip(),
+            "favourites": self.favourites_only.isChecked(),
+        }
+        self.model.refresh()
+
+    def _delete_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.delete_requested.emit(ids)
 
     def _menu(self, pos: Any) -> None:
         index = self.view.indexAt(pos)
         if not index.isValid():
             return
         key = index.data(GalleryModel.KeyRole)
-        entry = self.model.entry(key)
+        row = self.model.row_of(key)
+        ids = self.selected_ids() if key in self.selected_ids() else [key]
         menu = QMenu(self)
         menu.addAction("Show on canvas", lambda: self.activated.emit(key))
-        menu.addAction("Save image as…", lambda: self.save_requested.emit(key))
+        menu.addAction("Re-run", lambda: self.rerun_requested.emit(key))
         menu.addAction("Use this seed", lambda: self.reuse_seed_requested.emit(key))
-        if entry is not None and entry.result.sequence:
-            menu.addAction(
-                "Export animation (GIF/WebP)…", lambda: self.export_animation_requested.emit(key)
-            )
+        menu.addAction("Save image as…", lambda: self.save_requested.emit(key))
+        menu.addAction(
+            "Export animation (GIF/WebP)…", lambda: self.export_animation_requested.emit(key)
+        )
+        menu.addSeparator()
+        favourite = row is not None and row.favourite
+        label = "Remove from favourites" if favourite else "Add to favourites"
+        menu.addAction(label, lambda: self.favourite_requested.emit(ids, not favourite))
+        menu.addAction(f"Delete {len(ids)} item(s)", lambda: self.delete_requested.emit(ids))
         menu.exec(self.view.viewport().mapToGlobal(pos))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -52,6 +53,7 @@ class _Worker(QObject):
         self._last_emit = 0.0
         self.current: Job | None = None  # written here, read by the main thread to cancel
         self.stopping = False
+        self.commit: Callable[[Job], list[int]] | None = None
 
     @Slot()
     def warm_up(self) -> None:
@@ -73,12 +75,24 @@ class _Worker(QObject):
             self._last_emit = 0.0
             try:
                 self._executor.execute(job, self._on_progress)
+                self._commit(job)
             except BaseException as exc:  # noqa: BLE001 - execute never raises; this is a guard
                 log.exception("job %s broke the executor", job.id)
                 job.state, job.error, job.results = JobState.FAILED, f"Internal error: {exc}", []
             finally:
                 self.current = None
                 self.ended.emit(job)
+
+    def _commit(self, job: Job) -> None:
+        # Here, on the worker: encoding and writing results must not hold up the window.
+        if job.state is not JobState.DONE or self.commit is None:
+            return
+        try:
+            job.item_ids = self.commit(job)
+        except Exception as exc:  # noqa: BLE001 - a full disk fails the job, not the app
+            log.exception("could not commit the results of job %s", job.id)
+            job.state, job.results = JobState.FAILED, []
+            job.error = f"The results could not be saved to the project: {exc}"
 
     def _on_progress(self, job: Job, preview: Any) -> None:
         now = time.monotonic()
@@ -114,12 +128,17 @@ class JobRunner(QObject):
         self._thread.start()
         _LIVE.add(self)
 
+    def set_commit(self, commit: Callable[[Job], list[int]] | None) -> None:
+        """Where finished results go (the open project); called on the worker thread."""
+        self._worker.commit = commit
+
     def warm_up(self) -> None:
         """Ask the worker to prepare the device while nothing else is happening."""
         self._warm.emit()
 
-    def submit(self, request: Request, title: str = "") -> Job:
-        job = self.queue.submit(Job(request, title=title or request.generator))
+    def submit(self, request: Request, title: str = "", **job_fields: Any) -> Job:
+        """Queue a request; `job_fields` (keep, parent) are set before the worker can see it."""
+        job = self.queue.submit(Job(request, title=title or request.generator, **job_fields))
         self.job_added.emit(job)
         self._wake.emit()
         return job

@@ -18,20 +18,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.export import ExportError, save_animation, save_result_as
 from studio.core.generator import Request
 from studio.core.jobs import Executor, Job, JobState
+from studio.core.models import projects_dir
+from studio.core.project import SUFFIX, Project
 from studio.core.registry import Registry
 from studio.ui.banner import MessageBanner
-from studio.ui.canvas import CanvasView
+from studio.ui.canvas import CanvasView, Picture
 from studio.ui.drop_loader import DropLoader
-from studio.ui.gallery import GalleryEntry, GalleryPanel
+from studio.ui.gallery import GalleryPanel
+from studio.ui.item_actions import ItemActions
 from studio.ui.job_runner import JobRunner
+from studio.ui.project_session import ProjectSession
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
 
 log = logging.getLogger(__name__)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
+PROJECT_FILTER = f"Studio projects (*{SUFFIX})"
 
 
 class MainWindow(QMainWindow):
@@ -45,6 +49,7 @@ class MainWindow(QMainWindow):
         executor: Executor,
         models_dir: Path,
         settings: QSettings | None = None,
+        project: Project | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Studio")
@@ -74,6 +79,8 @@ class MainWindow(QMainWindow):
         self.queue_panel = QueuePanel()
         self.runner = JobRunner(executor, self)
         self.loader = DropLoader(self)
+        self.session = ProjectSession(settings, self.canvas.layers, self)
+        self.items = ItemActions(self)
         self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 300)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
@@ -85,6 +92,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._restore()
+        if project is not None:
+            self.session.adopt(project)
 
     # -- construction
 
@@ -117,7 +126,13 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "&Open images…", self.open_images, QKeySequence.StandardKey.Open)
+        self._action(file, "&New project…", self.new_project, QKeySequence.StandardKey.New)
+        self._action(file, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file, "Save project &as…", self.save_project_as, "Ctrl+Shift+S")
+        file.addSeparator()
+        self._action(file, "&Import images…", self.open_images, "Ctrl+I")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -162,24 +177,34 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self._unexpected.connect(self.banner.show_message)
         self.prompt_panel.generate_requested.connect(self.submit)
+        self.prompt_panel.image_dropped.connect(self.restore_settings)
         self.runner.job_added.connect(self.queue_panel.add_job)
         self.runner.job_started.connect(self._on_job_started)
         self.runner.progress_changed.connect(self._on_progress)
         self.runner.job_finished.connect(self._on_job_finished)
         self.queue_panel.cancel_requested.connect(self.runner.cancel)
-        self.gallery.activated.connect(self.show_on_canvas)
-        self.gallery.save_requested.connect(self.save_entry)
-        self.gallery.export_animation_requested.connect(self.export_animation)
-        self.gallery.reuse_seed_requested.connect(self.reuse_seed)
+        self.items.connect_gallery(self.gallery)
+        self.session.changed.connect(self._on_project_changed)
+        self.session.message.connect(self.banner.show_message)
+        self.undo_stack.indexChanged.connect(self.session.layout_changed)
         self.canvas.files_dropped.connect(self._on_files_dropped)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.loader.loaded.connect(self._on_file_loaded)
         self.loader.failed.connect(lambda _path, message, _ctx: self.banner.show_message(message))
+        self.loader.store = self._store_dropped
 
     # -- jobs
 
-    def submit(self, request: Request, title: str = "") -> Job:
-        return self.runner.submit(request, title)
+    def submit(self, request: Request, title: str = "", **job: Any) -> Job | None:
+        project = self.session.project
+        if project is not None and project.read_only:
+            self.banner.show_message(
+                f"'{project.name}' is open read-only, so results could not be kept. "
+                "Use File → Save As to work on a copy.",
+                "warning",
+            )
+            return None
+        return self.runner.submit(request, title, **job)
 
     def cancel_running(self) -> None:
         if not self.runner.cancel_running():
@@ -208,83 +233,22 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"{job.title} cancelled")
 
     def _show_results(self, job: Job) -> None:
-        entries = self.gallery.model.add(job.results)
+        self.gallery.refresh()
         strip = bool(job.results and job.results[0].sequence)
-        columns = len(entries) if strip else None
+        keys = job.item_ids or [None] * len(job.results)
         items = self.canvas.add_images(
-            [(e.result.image, e.key, e.tooltip()) for e in entries],
-            columns=columns,
-            text=f"Add {len(entries)} result(s)",
+            [
+                (Picture.of(r.image), key, _label(r))
+                for r, key in zip(job.results, keys, strict=True)
+            ],
+            columns=len(job.results) if strip else None,
+            text=f"Add {len(job.results)} result(s)",
         )
         if items and self.follow_action.isChecked():
             rect = items[0].sceneBoundingRect()
             for item in items[1:]:
                 rect = rect.united(item.sceneBoundingRect())
             self.canvas.fit_rect(rect)
-
-    # -- gallery actions
-
-    def show_on_canvas(self, key: int) -> None:
-        item = self.canvas.item_for_key(key)
-        if item is None:
-            entry = self.gallery.model.entry(key)
-            if entry is None:
-                return
-            (item,) = self.canvas.add_images([(entry.result.image, key, entry.tooltip())])
-        self.canvas.centre_on(item)
-
-    def reuse_seed(self, key: int) -> None:
-        entry = self.gallery.model.entry(key)
-        if entry is not None:
-            self.prompt_panel.set_values(entry.result.generator, {"seed": entry.result.seed})
-
-    def save_entry(self, key: int) -> None:
-        entry = self.gallery.model.entry(key)
-        if entry is None:
-            return
-        name = f"{entry.result.generator}-{entry.result.seed}.png"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save image", str(Path.home() / name), IMAGE_FILTER
-        )
-        if path:
-            self._write(lambda: save_result_as(entry.result, Path(path)))
-
-    def export_animation(self, key: int) -> None:
-        frames = self._sequence_of(key)
-        if not frames:
-            return
-        first = frames[0].result
-        name = str(Path.home() / f"{first.generator}-{first.seed}.gif")
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export animation", name, "Animated GIF (*.gif);;Animated WebP (*.webp)"
-        )
-        if not path:
-            return
-        target = Path(path)
-        if target.suffix.lower() not in (".gif", ".webp"):
-            target = target.with_suffix(".webp" if "webp" in chosen.lower() else ".gif")
-        images = [e.result.image for e in frames]
-        self._write(lambda: save_animation(images, target, overwrite=True))
-
-    def _sequence_of(self, key: int) -> list[GalleryEntry]:
-        entry = self.gallery.model.entry(key)
-        if entry is None or not entry.result.sequence:
-            return []
-        group = entry.result.sequence[0]
-        frames = [
-            e
-            for e in self.gallery.model.entries
-            if e.result.sequence and e.result.sequence[0] == group
-        ]
-        return sorted(frames, key=lambda e: e.result.sequence[1])
-
-    def _write(self, write: Any) -> None:
-        try:
-            path = write()
-        except ExportError as exc:
-            self.banner.show_message(str(exc))
-        else:
-            self.status_label.setText(f"Saved {path}")
 
     # -- files
 
@@ -296,11 +260,95 @@ class MainWindow(QMainWindow):
     def _on_files_dropped(self, paths: list[Path], at: QPointF) -> None:
         self.loader.load(paths, at)
 
-    def _on_file_loaded(self, path: Path, image: Any, at: QPointF | None) -> None:
-        items = self.canvas.add_images([(image, None, path.name)], at=at, text=f"Add {path.name}")
+    def _on_file_loaded(self, path: Path, image: Any, at: QPointF | None, item_id: Any) -> None:
+        items = self.canvas.add_images(
+            [(image, item_id, path.name)], at=at, text=f"Add {path.name}"
+        )
+        self.gallery.refresh()
         if at is None and items:
             self.canvas.centre_on(items[0])
         self.status_label.setText(f"Added {path.name} ({image.width}×{image.height})")
+
+    def _store_dropped(self, path: Path, image: Any) -> int | None:
+        # On a loader thread: the project keeps a copy, so the canvas never loses the image.
+        project = self.session.project
+        if project is None or project.read_only:
+            return None
+        return project.add_image(image, path.name, str(path))
+
+    def restore_settings(self, path: Path) -> None:
+        """Fill the form from the settings an image carries (ours, A1111, ComfyUI, InvokeAI)."""
+        from studio.core.images import ImageLoadError
+        from studio.core.metadata import read_metadata, restore_values
+
+        try:
+            meta = read_metadata(path)
+        except ImageLoadError as exc:
+            self.banner.show_message(str(exc))
+            return
+        if meta.source_format is None:
+            self.banner.show_message(f"'{path.name}' carries no generation settings.", "warning")
+            return
+        target = self._generator_for(meta)
+        values, notes = restore_values(meta, target.params, title=target.title)
+        self.prompt_panel.set_values(target.id, values)
+        found = f"Restored {len(values)} setting(s) for {target.title} from {meta.source_format}"
+        missed = meta.notes + notes
+        text = f"{found} metadata in '{path.name}'." + (
+            "\nNot restored: " + "; ".join(missed) if missed else ""
+        )
+        self.banner.show_message(text, "warning" if missed else "info")
+
+    def _generator_for(self, meta: Any) -> Any:
+        # The image's own generator, else one that takes a prompt, else the one on screen.
+        if meta.generator in self.registry:
+            return self.registry.get(meta.generator)
+        if "prompt" in meta.params:
+            for generator in self.registry.generators():
+                if any(p.name == "prompt" for p in generator.params):
+                    return generator
+        current = self.prompt_panel.generators.get(self.prompt_panel.current_id)
+        return current or self.registry.generators()[0]
+
+    # -- projects
+
+    def new_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New project", str(projects_dir() / f"Untitled{SUFFIX}"), PROJECT_FILTER
+        )
+        if path:
+            self.session.open(_with_suffix(path), create=True)
+
+    def open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", str(projects_dir()), PROJECT_FILTER
+        )
+        if path:
+            self.session.open(Path(path))
+
+    def save_project_as(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project as", str(projects_dir()), PROJECT_FILTER
+        )
+        if path:
+            self.session.save_as(_with_suffix(path))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.session.recent():
+            self.recent_menu.addAction(str(path), lambda p=path: self.session.open(p))
+        self.recent_menu.setEnabled(bool(self.session.recent()))
+
+    def _on_project_changed(self, project: Project) -> None:
+        self.runner.set_commit(lambda job: project.add_results(job.results, job.parent))
+        self.gallery.set_project(project)
+        self.canvas.restore(project.layout(), self.items.picture)
+        self.undo_stack.clear()
+        suffix = " (read-only)" if project.read_only else ""
+        self.setWindowTitle(f"{project.name}{suffix} — Studio")
+        self.status_label.setText(f"Opened {project.path}")
+        if self.canvas.image_items():
+            self.canvas.fit_all()
 
     def _select_all(self) -> None:
         for item in self.canvas.image_items():
@@ -357,6 +405,22 @@ class MainWindow(QMainWindow):
         if self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
-        self.runner.shutdown()
+        self.runner.shutdown()  # the running job commits first
         self.loader.wait()
+        self.session.close()
+        # Commands hold canvas items; drop them while the scene that may own them exists.
+        self.undo_stack.clear()
         super().closeEvent(event)
+
+
+def _label(result: Any) -> str:
+    lines = [f"{result.title or result.generator} · seed {result.seed}"]
+    lines.append(f"{result.image.width}×{result.image.height}")
+    if result.note:
+        lines.append(result.note)
+    return "\n".join(lines)
+
+
+def _with_suffix(path: str) -> Path:
+    target = Path(path)
+    return target if target.suffix == SUFFIX else target.with_name(target.name + SUFFIX)

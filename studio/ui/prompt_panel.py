@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,6 +24,7 @@ class PromptPanel(QWidget):
     """One form per generator (values kept when switching); Generate emits a validated Request."""
 
     generate_requested = Signal(object, str)  # Request, title
+    image_dropped = Signal(object)  # Path: restore the settings it carries
 
     def __init__(
         self,
@@ -76,6 +78,8 @@ class PromptPanel(QWidget):
         layout.addWidget(self.generate_button)
         self.picker.currentIndexChanged.connect(self._on_pick)
         self._on_pick()
+        self.setAcceptDrops(True)
+        self.setToolTip("Drop an image here to restore the settings that made it")
 
     @property
     def current_id(self) -> str:
@@ -115,6 +119,16 @@ class PromptPanel(QWidget):
         if request is not None:
             generator = self.generators[request.generator]
             self.generate_requested.emit(request, generator.summary(request))
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.image_dropped.emit(Path(paths[0]))
 
     def _on_pick(self) -> None:
         gid = self.current_id

@@ -110,3 +110,38 @@ def test_writing_into_a_missing_or_blocked_folder_is_an_export_error(tmp_path):
         save_result_as(make_result(), blocker / "x.png")
     with pytest.raises(ExportError, match="Cannot write"):
         save_result_png(make_result(), blocker, "x")
+
+
+def test_a_name_taken_while_writing_gets_the_next_suffix_of_the_original(tmp_path, monkeypatch):
+    import os
+
+    from studio.core.export import write_atomic
+
+    (tmp_path / "a.png").write_bytes(b"1")
+    real_link = os.link
+
+    def link(source, target):
+        if os.path.basename(target) == "a-2.png" and not (tmp_path / "a-2.png").exists():
+            (tmp_path / "a-2.png").write_bytes(b"2")  # another writer takes it first
+        return real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link)
+    path = write_atomic(tmp_path / "a.png", lambda handle: handle.write(b"new"))
+    assert path.name == "a-3.png" and path.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-2.png", "a-3.png", "a.png"]
+
+
+def test_write_atomic_keeps_the_errno_for_callers(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from studio.core.export import write_atomic
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ExportError, match="No space left") as caught:
+        write_atomic(tmp_path / "x.png", lambda handle: handle.write(b"data"))
+    assert caught.value.errno == errno.ENOSPC and str(caught.value).startswith("Cannot write")
+    assert list(tmp_path.iterdir()) == []

@@ -112,3 +112,20 @@ def test_results_record_the_device():
     gen = SolidColour()
     done = executor_for(gen).execute(job(gen, count=1))
     assert done.results[0].device == "CPU" and done.device == "CPU"
+
+
+def test_rerun_of_one_image_of_a_batch_is_a_batch_of_one():
+    gen = SolidColour()
+    request, index = gen.rerun({"count": 5, "seed": 10, "size": 16}, seed=13, index=3)
+    assert (request.params["count"], request.params["seed"], index) == (1, 13, 0)
+
+
+def test_rerun_keeps_one_result_when_the_batch_cannot_be_split():
+    gen = Slow()
+    request, index = gen.rerun({"steps": 2, "seed": 5}, seed=5, index=0)
+    assert request.params == {"steps": 2, "seed": 5} and index == 0
+    solid = SolidColour()
+    full = job(solid, count=4, seed=20)
+    full.keep = 2
+    executor_for(solid).execute(full)
+    assert [r.seed for r in full.results] == [22] and full.results[0].index == 2

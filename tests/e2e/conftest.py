@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.devices import CPU
 from studio.core.jobs import Executor
+from studio.core.project import Project
 from studio.core.registry import Registry
 from studio.ui.main_window import MainWindow
 from tests.fakes import Failing, Slow, SolidColour
@@ -18,12 +19,17 @@ def fakes():
 
 
 @pytest.fixture
-def window(qtbot, models_dir, fakes):
+def project(tmp_path):
+    return Project.open(tmp_path / "test.studio", create=True)
+
+
+@pytest.fixture
+def window(qtbot, models_dir, fakes, project):
     registry = Registry().discover(use_entry_points=False)
     for generator in fakes.values():
         registry.register(generator)
     executor = Executor(registry.get, lambda: CPU, models_dir)
-    main = MainWindow(registry, executor, models_dir)
+    main = MainWindow(registry, executor, models_dir, project=project)
     qtbot.addWidget(main, before_close_func=lambda w: w.runner.shutdown())
     main.show()
     qtbot.waitExposed(main)

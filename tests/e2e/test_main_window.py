@@ -23,11 +23,12 @@ def test_gan_faces_from_ctrl_enter_to_gallery_and_canvas(window, qtbot):
     assert job.state is JobState.DONE, job.error
     model = window.gallery.model
     assert model.rowCount() == 4
-    assert [e.result.seed for e in model.entries] == [7, 8, 9, 10]
+    assert [row.seed for row in model.rows] == [7, 8, 9, 10]
+    assert job.item_ids == [row.id for row in model.rows]  # committed to the project
     items = window.canvas.image_items()
-    assert sorted(i.key for i in items) == sorted(e.key for e in model.entries)
+    assert sorted(i.key for i in items) == sorted(row.id for row in model.rows)
     assert all(i.pixmap().width() == 128 for i in items)
-    assert "upscaled" in model.entries[0].tooltip()
+    assert "upscaled" in items[0].toolTip()
     assert window.queue_panel.state_text(job.id) == "Done"
     assert window.queue_panel.tree.itemWidget(window.queue_panel.rows[job.id], 3) is None
 
@@ -39,8 +40,8 @@ def test_double_click_in_gallery_centres_the_item(window, qtbot):
         press_generate(window)
     window.canvas.reset_zoom()
     index = window.gallery.model.index(8, 0)
-    key = window.gallery.model.entries[8].key
-    assert window.gallery.model.entries[8].result.seed == 9
+    key = window.gallery.model.rows[8].id
+    assert window.gallery.model.rows[8].seed == 9
     view = window.gallery.view
     view.scrollTo(index)
     rect = view.visualRect(index)
@@ -102,7 +103,7 @@ def test_a_newer_batch_goes_above_an_older_one(window, qtbot):
         window.prompt_panel.form().set_values({"count": 2, "seed": seed})
         with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
             press_generate(window)
-    assert [e.result.seed for e in window.gallery.model.entries] == [50, 51, 1, 2]
+    assert [row.seed for row in window.gallery.model.rows] == [50, 51, 1, 2]
 
 
 def test_a_value_the_spec_refuses_is_shown_and_nothing_runs(window, qtbot, monkeypatch):
@@ -132,7 +133,7 @@ def test_interpolation_lands_as_one_strip(window, qtbot):
     items = sorted(window.canvas.image_items(), key=lambda i: i.pos().x())
     assert len(items) == 5
     assert len({i.pos().y() for i in items}) == 1  # one row
-    assert window.gallery.model.entries[0].caption() == "frame 1/5"
+    assert window.gallery.model.rows[0].caption == "frame 1/5"
 
 
 def test_export_animation_and_save_from_the_gallery(window, qtbot, tmp_path, monkeypatch):
@@ -144,17 +145,17 @@ def test_export_animation_and_save_from_the_gallery(window, qtbot, tmp_path, mon
     form.set_values({"mode": "interpolate", "seed": 4, "end_seed": 5, "frames": 4})
     with qtbot.waitSignal(window.runner.job_finished, timeout=60_000):
         press_generate(window)
-    key = window.gallery.model.entries[2].key
+    key = window.gallery.model.rows[2].id
     target = tmp_path / "walk.webp"
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "Animated WebP (*.webp)")
     )
-    window.export_animation(key)
+    window.items.export_animation(key)
     with Image.open(target) as animation:
         assert animation.n_frames == 4
     single = tmp_path / "one.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(single), ""))
-    window.save_entry(key)
+    window.items.save_as(key)
     with Image.open(single) as image:
         assert image.size == (64, 64) and "studio" in image.text
 
@@ -169,7 +170,7 @@ def test_a_save_error_goes_to_the_banner(window, qtbot, tmp_path, monkeypatch):
     blocker.write_text("")
     target = blocker / "x.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    window.save_entry(window.gallery.model.entries[0].key)
+    window.items.save_as(window.gallery.model.rows[0].id)
     assert window.banner.isVisible() and "Cannot write" in window.banner.label.text()
 
 
@@ -179,7 +180,7 @@ def test_use_this_seed_fills_the_form(window, qtbot):
     with qtbot.waitSignal(window.runner.job_finished, timeout=10_000):
         press_generate(window)
     window.prompt_panel.form().set_values({"seed": None})
-    window.reuse_seed(window.gallery.model.entries[2].key)
+    window.items.reuse_seed(window.gallery.model.rows[2].id)
     assert window.prompt_panel.form().values()["seed"] == 42
 
 

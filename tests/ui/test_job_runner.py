@@ -134,3 +134,30 @@ def test_warm_up_resolves_the_device_on_the_worker(qtbot, gens, request):
     job = runner.submit(gens["solid"].make_request({}))
     qtbot.waitUntil(lambda: job.state is JobState.DONE, timeout=5_000)
     assert len(threads) == 1  # resolved once, reused by the job
+
+
+def test_results_are_committed_on_the_worker_before_the_job_is_announced(qtbot, runner, gens):
+    import threading
+
+    seen = []
+
+    def commit(job):
+        seen.append(threading.current_thread() is threading.main_thread())
+        return [100 + r.index for r in job.results]
+
+    runner.set_commit(commit)
+    with qtbot.waitSignal(runner.job_finished, timeout=10_000) as done:
+        runner.submit(gens["solid"].make_request({"count": 2}))
+    assert done.args[0].item_ids == [100, 101] and seen == [False]
+
+
+def test_a_failed_commit_fails_the_job_with_its_reason(qtbot, runner, gens):
+    def commit(job):
+        raise OSError(28, "No space left on device")
+
+    runner.set_commit(commit)
+    with qtbot.waitSignal(runner.job_finished, timeout=10_000) as done:
+        runner.submit(gens["solid"].make_request({}))
+    job = done.args[0]
+    assert job.state is JobState.FAILED and "No space left on device" in job.error
+    assert job.results == []

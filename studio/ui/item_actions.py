@@ -1,0 +1,153 @@
+"""What can be done to a project item from the gallery: show, re-run, save, favour, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QUndoCommand
+from PySide6.QtWidgets import QFileDialog
+
+from studio.core.export import ExportError, save_animation, save_image_as
+from studio.core.project import Project
+from studio.ui.canvas import ImageItem, Picture
+
+if TYPE_CHECKING:
+    from studio.ui.gallery import GalleryPanel
+    from studio.ui.main_window import MainWindow
+
+IMAGE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
+
+
+class _DeleteItems(QUndoCommand):
+    """Deleting from the gallery hides the items in the project and takes them off the canvas;
+    undo brings both back."""
+
+    def __init__(self, actions: ItemActions, project: Project, ids: list[int]) -> None:
+        super().__init__(f"Delete {len(ids)} item(s)")
+        self._actions, self._project, self._ids = actions, project, ids
+        self._removed: list[ImageItem] = []
+
+    def redo(self) -> None:
+        self._project.delete(self._ids)
+        canvas = self._actions.window.canvas
+        wanted = set(self._ids)
+        self._removed = [i for i in canvas.image_items() if i.key in wanted]
+        for item in self._removed:
+            canvas.scene_.removeItem(item)
+        self._actions.window.gallery.refresh()
+
+    def undo(self) -> None:
+        self._project.restore(self._ids)
+        for item in self._removed:
+            self._actions.window.canvas.scene_.addItem(item)
+        self._actions.window.gallery.refresh()
+
+
+class ItemActions(QObject):
+    """Carries out the gallery's requests against the open project."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def connect_gallery(self, gallery: GalleryPanel) -> None:
+        gallery.activated.connect(self.show_on_canvas)
+        gallery.rerun_requested.connect(self.rerun)
+        gallery.save_requested.connect(self.save_as)
+        gallery.reuse_seed_requested.connect(self.reuse_seed)
+        gallery.export_animation_requested.connect(self.export_animation)
+        gallery.favourite_requested.connect(self.set_favourite)
+        gallery.delete_requested.connect(self.delete)
+
+    @property
+    def project(self) -> Project | None:
+        return self.window.session.project
+
+    def picture(self, item_id: int) -> Picture:
+        """A canvas picture that reads its pixels from the project when first painted."""
+        project = self.project
+        record = project.record(item_id)
+        return Picture(record["width"], record["height"], lambda: project.image(item_id))
+
+    def show_on_canvas(self, item_id: int) -> None:
+        canvas = self.window.canvas
+        item = canvas.item_for_key(item_id)
+        if item is None and self.project is not None:
+            (item,) = canvas.add_images([(self.picture(item_id), item_id, f"#{item_id}")])
+        if item is not None:
+            canvas.centre_on(item)
+
+    def rerun(self, item_id: int) -> None:
+        """Render the item again from its stored request; same device, same pixels."""
+        record = self.project.record(item_id)
+        try:
+            generator = self.window.registry.get(record["generator"])
+            request, index = generator.rerun(
+                record["params"], record["seed"], record.get("index", 0)
+            )
+        except (KeyError, ValueError) as exc:
+            self.window.banner.show_message(f"Cannot re-run item {item_id}: {exc}")
+            return
+        title = f"Re-run of #{item_id} · {generator.title} · seed {record['seed']}"
+        self.window.submit(request, title, keep=index, parent=item_id)
+
+    def reuse_seed(self, item_id: int) -> None:
+        record = self.project.record(item_id)
+        self.window.prompt_panel.set_values(record["generator"], {"seed": record["seed"]})
+
+    def set_favourite(self, ids: list[int], favourite: bool) -> None:
+        self.project.set_favourite(ids, favourite)
+        self.window.gallery.refresh()
+
+    def delete(self, ids: list[int]) -> None:
+        if self.project is not None and not self.project.read_only:
+            self.window.undo_stack.push(_DeleteItems(self, self.project, list(ids)))
+
+    def save_as(self, item_id: int) -> None:
+        record = self.project.record(item_id)
+        name = f"{record['generator']}-{record['seed']}.png"
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save image", str(Path.home() / name), IMAGE_FILTER
+        )
+        if path:
+            image = self.project.image(item_id)
+            self._write(lambda: save_image_as(image, record, Path(path)))
+
+    def export_animation(self, item_id: int) -> None:
+        frames = self._sequence_of(item_id)
+        if len(frames) < 2:
+            self.window.banner.show_message("Only strips (e.g. interpolations) can be animated.")
+            return
+        first = self.project.record(frames[0])
+        name = str(Path.home() / f"{first['generator']}-{first['seed']}.gif")
+        path, chosen = QFileDialog.getSaveFileName(
+            self.window, "Export animation", name, "Animated GIF (*.gif);;Animated WebP (*.webp)"
+        )
+        if not path:
+            return
+        target = Path(path)
+        if target.suffix.lower() not in (".gif", ".webp"):
+            target = target.with_suffix(".webp" if "webp" in chosen.lower() else ".gif")
+        images = [self.project.image(i) for i in frames]
+        self._write(lambda: save_animation(images, target, overwrite=True))
+
+    def _sequence_of(self, item_id: int) -> list[int]:
+        sequence = self.project.record(item_id).get("sequence")
+        if not sequence:
+            return []
+        frames = []
+        for row in self.project.items(generator=self.project.record(item_id)["generator"]):
+            other = self.project.record(row.id).get("sequence")
+            if other and other["group"] == sequence["group"]:
+                frames.append((other["index"], row.id))
+        return [item for _index, item in sorted(frames)]
+
+    def _write(self, write: Any) -> None:
+        try:
+            path = write()
+        except ExportError as exc:
+            self.window.banner.show_message(str(exc))
+        else:
+            self.window.status_label.setText(f"Saved {path}")
