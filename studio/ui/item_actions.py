@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QFileDialog
 
@@ -143,6 +143,38 @@ class ItemActions(QObject):
             if other and other["group"] == sequence["group"]:
                 frames.append((other["index"], row.id))
         return [item for _index, item in sorted(frames)]
+
+    def export(self) -> None:
+        """The batch export dialog over the open project (non-modal: work can go on)."""
+        from studio.core.batch_export import ExportItem
+        from studio.ui.export_dialog import ExportDialog
+
+        project = self.project
+        if project is None:
+            return
+        selected = self.window.gallery.selected_ids()
+
+        def ids_for(scope: str) -> list[int]:
+            if scope == "selected":
+                return selected
+            rows = project.items(favourites=scope == "favourites")
+            return [row.id for row in reversed(rows)]  # oldest first: {index} follows making
+
+        def items_for(scope: str) -> list[ExportItem]:
+            return [
+                ExportItem(i, project.record(i), lambda i=i: project.image(i))
+                for i in ids_for(scope)
+            ]
+
+        counts = {scope: len(ids_for(scope)) for scope in ("all", "selected", "favourites")}
+        folder = Path.home() / "Pictures" / project.name
+        dialog = ExportDialog(self.window, counts, items_for, folder, self.window.session.settings)
+        dialog.export_finished.connect(
+            lambda report: self.window.status_label.setText(report.summary())
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.export_dialog = dialog
 
     def _write(self, write: Any) -> None:
         try:

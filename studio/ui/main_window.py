@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self._action(file, "Save project &as…", self.save_project_as, "Ctrl+Shift+S")
         file.addSeparator()
         self._action(file, "&Import images…", self.open_images, "Ctrl+I")
+        self._action(file, "&Export images…", self.items.export, "Ctrl+E")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

@@ -197,3 +197,23 @@ def test_a_bad_project_file_keeps_the_current_one(window, qtbot, project, tmp_pa
     assert not window.session.open(bad)
     assert window.session.project is project
     assert "not a Studio project" in window.banner.label.text()
+
+
+def test_export_from_the_window_keeps_metadata(window, qtbot, project, tmp_path):
+    from PIL import Image
+
+    from studio.core.metadata import read_studio_record
+
+    job = generate(window, qtbot, count=3, seed=60)
+    window.items.set_favourite([job.item_ids[0]], True)
+    window.items.export()
+    dialog = window.items.export_dialog
+    dialog.folder_edit.setText(str(tmp_path / "out"))
+    dialog.scope_buttons["favourites"].setChecked(True)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("webp"))
+    with qtbot.waitSignal(dialog.export_finished, timeout=20_000) as done:
+        dialog.start_export()
+    report = done.args[0]
+    assert report.error is None and len(report.written) == 1
+    with Image.open(report.written[0]) as image:
+        assert image.format == "WEBP" and read_studio_record(image)["seed"] == 60
