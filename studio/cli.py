@@ -277,7 +277,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows = project.items(favourites=args.which == "favourites")
         items = [
             ExportItem(row.id, project.record(row.id), lambda i=row.id: project.image(i))
-            for row in reversed(rows)  # oldest first: {index} follows the order of making
+            for row in sorted(rows, key=lambda r: (r.created, r.id))  # {index}: order of making
         ]
         with _progress_bar(args.quiet, "Export", unit="file") as bar:
 
@@ -300,18 +300,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
+    from studio.core.images import ImageLoadError
     from studio.core.metadata import describe, read_metadata
 
     try:
         meta = read_metadata(args.image)
-    except (OSError, ValueError) as exc:
+    except (ImageLoadError, OSError, ValueError) as exc:
         print(f"studio: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
         print(json.dumps(dataclasses.asdict(meta), indent=2, sort_keys=True, default=str))
     else:
         print(describe(meta))
-    return 0
+    return 0 if meta.file_format else EXIT_FAILED  # not an image at all
 
 
 def _progress_bar(quiet: bool, title: str, unit: str = "img") -> Any:

@@ -213,3 +213,61 @@ def test_studio_device_is_the_default_device(models_dir, tmp_path, capsys, monke
     monkeypatch.setenv("STUDIO_DEVICE", "tpu")
     assert main(["generate", "gan_faces", "--out", str(tmp_path)]) == EXIT_USAGE
     assert "Unknown device 'tpu'" in capsys.readouterr().err
+
+
+def test_generate_into_a_project_then_export_and_info(models_dir, tmp_path, capsys):
+    project = tmp_path / "p.studio"
+    assert (
+        main(
+            [
+                "generate",
+                "gan_faces",
+                "--count",
+                "3",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "faces"),
+                "--project",
+                str(project),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "export"
+    assert (
+        main(
+            [
+                "export",
+                str(project),
+                "--out",
+                str(out),
+                "--format",
+                "jpeg",
+                "--template",
+                "{index}-{seed}",
+                "--manifest",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    names = sorted(p.name for p in out.glob("*.jpg"))
+    assert names == ["0001-3.jpg", "0002-4.jpg", "0003-5.jpg"]  # in the order they were made
+    capsys.readouterr()
+    assert main(["info", str(out / "0002-4.jpg"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["source_format"] == "studio" and info["record"]["seed"] == 4
+
+
+def test_info_on_a_non_image_fails_clearly(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["info", str(tmp_path / "notes.txt")]) == 1
+    assert main(["info", str(tmp_path / "missing.png")]) == 1
+    assert "was not found" in capsys.readouterr().err
+
+
+def test_export_of_a_missing_project_is_a_usage_error(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nope.studio"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -406,7 +406,7 @@ class Generator:
         }
         seed = None
         for spec in self.params:
-            if isinstance(spec, SeedParam):
+            if isinstance(spec, SeedParam) and spec.applies(params):
                 if params[spec.name] is None:
                     params[spec.name] = random_seed()
                 if seed is None:

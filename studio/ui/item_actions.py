@@ -158,7 +158,7 @@ class ItemActions(QObject):
             if scope == "selected":
                 return selected
             rows = project.items(favourites=scope == "favourites")
-            return [row.id for row in reversed(rows)]  # oldest first: {index} follows making
+            return [row.id for row in sorted(rows, key=lambda r: (r.created, r.id))]
 
         def items_for(scope: str) -> list[ExportItem]:
             return [
