@@ -314,7 +314,7 @@ class ModelSource:
     installed: Callable[[Any], bool]
 
 
-ProgressFn = Callable[[int, int, "Image | None"], None]
+ProgressFn = Callable[[int, int, "Image | None", "dict[str, float] | None"], None]
 
 
 class Context:
@@ -332,10 +332,17 @@ class Context:
         self._progress = progress
         self._is_cancelled = is_cancelled or (lambda: False)
 
-    def progress(self, step: int, total: int, preview: Image | None = None) -> None:
-        """Report that `step` of `total` steps are done, optionally with a preview image."""
+    def progress(
+        self,
+        step: int,
+        total: int,
+        preview: Image | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
+        """Report that `step` of `total` steps are done, optionally with a preview image and
+        named figures (e.g. losses per epoch), which the window plots and the job keeps."""
         if self._progress is not None:
-            self._progress(step, total, preview)
+            self._progress(step, total, preview, metrics)
 
     def check_cancelled(self) -> None:
         """Raise `Cancelled` if the user cancelled; call this at every step boundary."""
@@ -363,6 +370,10 @@ class Generator:
     def unavailable_reason(self, models_dir: Any) -> str | None:
         """Cheap check (no heavy imports) of whether the generator can run; None if it can."""
         return None
+
+    def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
+        """(value, label) pairs a ModelParam offers in the window; empty for free text."""
+        return []
 
     def default_models(self) -> Iterable[ModelSource]:
         """Models that `studio models install-defaults` installs for this generator."""

@@ -71,6 +71,7 @@ class Job:
     keep: int | None = None  # keep only this result (a re-run of one image of a batch)
     parent: int | None = None  # the project item a re-run re-renders
     item_ids: list[int] = field(default_factory=list)  # project items, once committed
+    metrics: list[dict] = field(default_factory=list)  # figures the generator reported
 
 
 class JobQueue:
@@ -166,8 +167,12 @@ class Executor:
         if job.token.cancelled:
             return self._finish(job, JobState.CANCELLED)
 
-        def progress(step: int, total: int, preview: Image | None) -> None:
+        def progress(
+            step: int, total: int, preview: Image | None, metrics: dict | None = None
+        ) -> None:
             job.step, job.total = step, total
+            if metrics:
+                job.metrics.append(dict(metrics))
             if on_progress is not None:
                 on_progress(job, preview)
 

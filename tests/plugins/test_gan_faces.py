@@ -102,7 +102,7 @@ def test_slerp_keeps_the_norm_of_equal_length_vectors():
 def test_cancel_between_batches(gan, models_dir):
     calls = []
 
-    def progress(step, total, preview):
+    def progress(step, total, preview, metrics=None):
         calls.append(step)
 
     ctx = Context(CPU, models_dir, progress, is_cancelled=lambda: len(calls) >= 2)
