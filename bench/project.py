@@ -197,6 +197,7 @@ def child(path: Path) -> None:
 
     apply_dark(app)
     marks: dict[str, float] = {}
+    queries = _count_calls(Project, "items")
 
     def stamp() -> None:
         marks["painted"] = time.perf_counter()
@@ -228,10 +229,24 @@ def child(path: Path) -> None:
     out = {key: value - start for key, value in marks.items()}
     out["rows"] = panel.model.rowCount()
     out["thumbs"] = len(panel.model._thumbs)  # thumbnails read for the first paint
+    out["queries"] = len(queries)  # project.items() calls, open to painted
     project.close()  # untimed: leaves the file checkpointed, as a closed Studio would
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
     os._exit(0 if "painted" in marks else 1)
+
+
+def _count_calls(cls: type, name: str) -> list[None]:
+    """Wrap cls.name (in this child only) to count its calls; returns the growing list."""
+    calls: list[None] = []
+    real = getattr(cls, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return real(*args, **kwargs)
+
+    setattr(cls, name, counted)
+    return calls
 
 
 def open_once(path: Path) -> dict[str, float]:
@@ -392,7 +407,8 @@ def _open_row(
         f"after 1 warm-up each; OS file cache warm; 2,000: {spread(_col(opened, 'full'))} s, "
         f"empty: {spread(_col(opened, 'empty'))} s; 2,000-item phases (median ms): "
         + ", ".join(f"{name} {value * 1000:.0f}" for name, value in phases.items())
-        + f" ({int(opened['full'][0]['thumbs'])} thumbnails read); PRAGMA quick_check alone "
+        + f" ({int(opened['full'][0]['thumbs'])} thumbnails read, project.items() called "
+        f"{int(opened['full'][0]['queries'])}x); PRAGMA quick_check alone "
         f"{check_ms:.0f} ms; items() median ms over {QUERY_REPEATS}: "
         + ", ".join(f"{name} {ms:.1f} ({rows} rows)" for name, (ms, rows) in queries.items())
     )

@@ -19,7 +19,7 @@ def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshot.png")
     app = QApplication(sys.argv)
     apply_dark(app)
-    window = create_window()
+    window = create_window(open_project=True)
     window.resize(1560, 960)
     window.show()
     panel = window.prompt_panel

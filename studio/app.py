@@ -32,15 +32,15 @@ def setup_logging(folder: Path) -> Path | None:
     return path
 
 
-def create_window(settings=None, open_project=True):  # noqa: ANN001, ANN201 - Qt types stay lazy
-    """Discover plugins, build the main window and reopen the last project (or a new one).
+def create_window(settings=None, open_project=False):  # noqa: ANN001, ANN201 - Qt stays lazy
+    """Discover plugins and build the main window (the QApplication must exist).
 
-    The QApplication must exist.
+    With `open_project`, reopen the last project (or make a new one) before returning; the
+    app itself does that just after the first paint instead, so the window shows at once.
     """
     from studio.core import devices
     from studio.core.jobs import Executor
-    from studio.core.models import models_dir, projects_dir
-    from studio.core.project import SUFFIX
+    from studio.core.models import models_dir
     from studio.core.registry import default_registry
     from studio.ui.main_window import MainWindow
 
@@ -56,10 +56,17 @@ def create_window(settings=None, open_project=True):  # noqa: ANN001, ANN201 - Q
     executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir())
     window = MainWindow(registry, executor, models_dir(), settings)
     if open_project:
-        window.session.open_startup(projects_dir() / f"Untitled{SUFFIX}")
+        open_last_project(window)
     if problem:
         window.banner.show_message(problem, "warning")
     return window
+
+
+def open_last_project(window) -> None:  # noqa: ANN001
+    from studio.core.models import projects_dir
+    from studio.core.project import SUFFIX
+
+    window.session.open_startup(projects_dir() / f"Untitled{SUFFIX}")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -80,6 +87,7 @@ def run(argv: list[str] | None = None) -> int:
     window = create_window(settings)
     sys.excepthook = window.report_unexpected  # a slot's exception must not end the session
     window.show()
+    QTimer.singleShot(0, lambda: open_last_project(window))  # after the first paint
     if log_path:
         logging.getLogger(__name__).info("log file: %s", log_path)
     app.aboutToQuit.connect(window.runner.shutdown)

@@ -365,10 +365,20 @@ class Generator:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     method: ClassVar[str] = ""  # the sampling method written into metadata (default: title)
+    kind: ClassVar[str] = "generate"  # "train": listed in the Train panel, not the picker
     params: ClassVar[tuple[Param, ...]] = ()
 
     def unavailable_reason(self, models_dir: Any) -> str | None:
         """Cheap check (no heavy imports) of whether the generator can run; None if it can."""
+        return None
+
+    def latent_space(self, models_dir: Any) -> Any:
+        """A 2-D latent space to explore on the latent map, or None (the default).
+
+        The object (Qt-free, used from a background thread) offers `manifold(n)`,
+        `grid_extent(n) -> (lo, hi)`, `decode(points)`, `encode(image) -> (x, y)`,
+        `reconstruct(image)` and `heldout_points() -> [(x, y, label)]`.
+        """
         return None
 
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:

@@ -114,10 +114,7 @@ class Project:
                     _backup(db, path.with_name(f"{path.stem}.v{version}.backup{SUFFIX}"))
                 upgrade(db, version)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('app', ?)", (_app_version(),))
-                db.execute(
-                    "DELETE FROM canvas WHERE item_id IN (SELECT id FROM items WHERE deleted)"
-                )
-                db.execute("DELETE FROM items WHERE deleted")  # undo does not outlive a session
+                _purge_deleted(db)  # undo does not outlive a session
         except sqlite3.Error as exc:
             if lock is not None:
                 lock.release()
@@ -171,24 +168,17 @@ class Project:
         png, thumb = _encode(image, record)
         text = json.dumps(record, sort_keys=True)
         search = search_text(record)
-        with self._lock:
+        row = (record.get("created", time.time()), generator, seed, text, image.width)
+        row += (image.height, parent, caption_of(record), search)
+        with self._lock, self._db:
             cursor = self._db.execute(
-                "INSERT INTO items (created, generator, seed, record, width, height, png, thumb,"
-                " parent, search) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.get("created", time.time()),
-                    generator,
-                    seed,
-                    text,
-                    image.width,
-                    image.height,
-                    png,
-                    thumb,
-                    parent,
-                    search,
-                ),
+                "INSERT INTO items (created, generator, seed, record, width, height, parent,"
+                " caption, search) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
             )
-            return int(cursor.lastrowid)
+            item = int(cursor.lastrowid)
+            self._db.execute("INSERT INTO images VALUES (?, ?, ?)", (item, png, thumb))
+        return item
 
     def set_favourite(self, ids: Iterable[int], favourite: bool) -> None:
         self._update("UPDATE items SET favourite = ? WHERE id = ?", favourite, ids)
@@ -234,7 +224,7 @@ class Project:
         self, generator: str | None = None, search: str = "", favourites: bool = False
     ) -> list[ItemRow]:
         """Items newest first, optionally filtered; no pixels are read."""
-        sql = "SELECT id, created, generator, seed, width, height, favourite, record FROM items"
+        sql = "SELECT id, created, generator, seed, width, height, favourite, caption FROM items"
         where, args = ["NOT deleted"], []
         if generator:
             where.append("generator = ?")
@@ -247,9 +237,7 @@ class Project:
         sql += " WHERE " + " AND ".join(where) + " ORDER BY created DESC, id ASC"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [
-            ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _caption(r[7])) for r in rows
-        ]
+        return [ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
 
     def count(self) -> int:
         with self._lock:
@@ -263,13 +251,13 @@ class Project:
             return [r[0] for r in rows]
 
     def record(self, item_id: int) -> dict:
-        return json.loads(self._one("record", item_id))
+        return json.loads(self._one("items", "record", item_id))
 
     def png(self, item_id: int) -> bytes:
-        return self._one("png", item_id)
+        return self._one("images", "png", item_id)
 
     def thumbnail(self, item_id: int) -> bytes:
-        return self._one("thumb", item_id)
+        return self._one("images", "thumb", item_id)
 
     def image(self, item_id: int) -> Image:
         from PIL import Image as PILImage
@@ -290,10 +278,10 @@ class Project:
         with self._lock:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-    def _one(self, column: str, item_id: int) -> Any:
+    def _one(self, table: str, column: str, item_id: int) -> Any:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {column} FROM items WHERE id = ?", (item_id,)
+                f"SELECT {column} FROM {table} WHERE id = ?", (item_id,)
             ).fetchone()
         if row is None:
             raise KeyError(f"No item {item_id} in '{self.path.name}'")
@@ -317,6 +305,15 @@ def search_text(record: dict) -> str:
     return " ".join(str(w) for w in words if w != "").lower()
 
 
+def _purge_deleted(db: sqlite3.Connection) -> None:
+    gone = "SELECT id FROM items WHERE deleted"
+    db.execute("BEGIN IMMEDIATE")
+    db.execute(f"DELETE FROM canvas WHERE item_id IN ({gone})")
+    db.execute(f"DELETE FROM images WHERE id IN ({gone})")
+    db.execute("DELETE FROM items WHERE deleted")
+    db.execute("COMMIT")
+
+
 def _inspect(path: Path) -> int:
     """The schema version of an existing file, read without changing it."""
     try:
@@ -331,7 +328,6 @@ def _inspect(path: Path) -> int:
         try:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            db.execute("PRAGMA quick_check").fetchone()
         finally:
             db.close()
     except sqlite3.Error as exc:
@@ -389,8 +385,8 @@ def _backdrop(size: tuple[int, int]) -> Image:
     return PILImage.new("RGB", size, (43, 46, 51))
 
 
-def _caption(record_text: str) -> str:
-    record = json.loads(record_text)
+def caption_of(record: dict) -> str:
+    """The short line the gallery shows under a thumbnail."""
     params = record.get("params", {})
     if record.get("generator") == IMPORTED:
         return str(params.get("name", "imported"))
@@ -402,9 +398,6 @@ def _caption(record_text: str) -> str:
 
 
 def _app_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from studio import __version__
 
-    try:
-        return version("studio")
-    except PackageNotFoundError:
-        return "unknown"
+    return __version__

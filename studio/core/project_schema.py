@@ -38,15 +38,40 @@ def _create_v1(db: sqlite3.Connection) -> None:
 
 
 def _v1_to_v2(db: sqlite3.Connection) -> None:
-    # v2: favourites, soft delete (undo), lineage, a search text column, and the canvas.
+    # v2: pixels move to their own table, so listing, filtering and searching items never
+    # reads past image data; items gain favourites, soft delete (undo), lineage, a stored
+    # caption and search text; and the canvas is kept.
+    from studio.core.project import caption_of, search_text
+
+    db.create_function("search_text", 1, lambda text: search_text(json.loads(text)))
+    db.create_function("caption_of", 1, lambda text: caption_of(json.loads(text)))
     _run(
         db,
         """
-        ALTER TABLE items ADD COLUMN favourite INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE items ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE items ADD COLUMN parent INTEGER REFERENCES items (id);
-        ALTER TABLE items ADD COLUMN tags TEXT NOT NULL DEFAULT '';
-        ALTER TABLE items ADD COLUMN search TEXT NOT NULL DEFAULT '';
+        CREATE TABLE images (id INTEGER PRIMARY KEY, png BLOB NOT NULL, thumb BLOB NOT NULL);
+        INSERT INTO images (id, png, thumb) SELECT id, png, thumb FROM items;
+        CREATE TABLE items_v2 (
+            id INTEGER PRIMARY KEY,
+            created REAL NOT NULL,
+            generator TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            record TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            favourite INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            parent INTEGER,
+            tags TEXT NOT NULL DEFAULT '',
+            caption TEXT NOT NULL DEFAULT '',
+            search TEXT NOT NULL DEFAULT ''
+        );
+        INSERT INTO items_v2 (id, created, generator, seed, record, width, height, caption, search)
+            SELECT id, created, generator, seed, record, width, height,
+                   caption_of(record), search_text(record)
+            FROM items;
+        DROP TABLE items;
+        ALTER TABLE items_v2 RENAME TO items;
+        CREATE INDEX items_created ON items (created);
         CREATE INDEX items_generator ON items (generator);
         CREATE TABLE canvas (
             item_id INTEGER PRIMARY KEY REFERENCES items (id),
@@ -56,14 +81,9 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
             z REAL NOT NULL DEFAULT 0.0,
             visible INTEGER NOT NULL DEFAULT 1,
             name TEXT NOT NULL DEFAULT ''
-        );
+        )
         """,
     )
-    # v1 kept the prompt and parameters only inside the record JSON: index them for search.
-    from studio.core.project import search_text
-
-    db.create_function("search_text", 1, lambda text: search_text(json.loads(text)))
-    db.execute("UPDATE items SET search = search_text(record)")
 
 
 def _run(db: sqlite3.Connection, script: str) -> None:

@@ -51,9 +51,9 @@ class GalleryModel(QAbstractListModel):
         self._thumbs: OrderedDict[int, QPixmap] = OrderedDict()
 
     def set_project(self, project: Project | None) -> None:
+        """Switch projects; the panel then refreshes once with its filters."""
         self.project = project
         self._thumbs.clear()
-        self.refresh()
 
     def refresh(self) -> None:
         self.beginResetModel()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.generator import Request
+from studio.core.generator import Generator, Request
 from studio.core.jobs import Executor, Job, JobState
 from studio.core.models import projects_dir
 from studio.core.project import SUFFIX, Project
@@ -29,9 +29,11 @@ from studio.ui.drop_loader import DropLoader
 from studio.ui.gallery import GalleryPanel
 from studio.ui.item_actions import ItemActions
 from studio.ui.job_runner import JobRunner
+from studio.ui.latent_map import LatentMapPanel
 from studio.ui.project_session import ProjectSession
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
+from studio.ui.train_panel import TrainPanel
 
 log = logging.getLogger(__name__)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
@@ -74,7 +76,8 @@ class MainWindow(QMainWindow):
             reason = generator.unavailable_reason(models_dir)
             if reason:
                 unavailable[generator.id] = reason
-        self.prompt_panel = PromptPanel(registry.generators(), unavailable)
+        generators = [g for g in registry.generators() if g.kind != "train"]
+        self.prompt_panel = PromptPanel(generators, unavailable, models_dir=models_dir)
         self.gallery = GalleryPanel()
         self.queue_panel = QueuePanel()
         self.runner = JobRunner(executor, self)
@@ -84,6 +87,8 @@ class MainWindow(QMainWindow):
         self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 300)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
+        self.train_panel, self.latent_map = None, None
+        self._add_model_panels(registry, models_dir, unavailable)
 
         self.status_label = QLabel("Ready")
         self.zoom_label = QLabel("100%")
@@ -114,6 +119,33 @@ class MainWindow(QMainWindow):
         orientation = Qt.Orientation.Horizontal if vertical else Qt.Orientation.Vertical
         self.resizeDocks([dock], [size], orientation)
         return dock
+
+    def _add_model_panels(self, registry: Registry, models_dir: Path, unavailable: dict) -> None:
+        """Docks that only some plugins need: training, and a latent map to explore."""
+        gallery_dock = self.findChild(QDockWidget, "dock_gallery")
+        trainers = [g for g in registry.generators() if g.kind == "train"]
+        if trainers:
+            self.train_panel = TrainPanel(trainers)
+            dock = self._dock(self.train_panel, "Train", Qt.DockWidgetArea.RightDockWidgetArea, 280)
+            self.tabifyDockWidget(gallery_dock, dock)
+        spaces = [
+            g
+            for g in registry.generators()
+            if type(g).latent_space is not Generator.latent_space and g.id not in unavailable
+        ]
+        if spaces:
+            owner = spaces[0]
+            self.latent_map = LatentMapPanel(lambda: owner.latent_space(models_dir))
+            dock = self._dock(
+                self.latent_map, "Latent map", Qt.DockWidgetArea.RightDockWidgetArea, 280
+            )
+            self.tabifyDockWidget(gallery_dock, dock)
+            # Loading the model imports torch: only once the user looks at the map.
+            dock.visibilityChanged.connect(
+                lambda visible: visible and not self.latent_map.ready and self.latent_map.load()
+            )
+        if gallery_dock is not None:
+            gallery_dock.raise_()
 
     def _action(self, menu: Any, text: str, slot: Any, *keys: Any) -> QAction:
         action = QAction(text, self)
@@ -188,6 +220,14 @@ class MainWindow(QMainWindow):
         self.session.changed.connect(self._on_project_changed)
         self.session.message.connect(self.banner.show_message)
         self.undo_stack.indexChanged.connect(self.session.layout_changed)
+        if self.train_panel is not None:
+            self.train_panel.train_requested.connect(self._train)
+            self.train_panel.cancel_requested.connect(self.runner.cancel)
+            self.runner.progress_changed.connect(self.train_panel.on_progress)
+            self.runner.job_finished.connect(self.train_panel.on_finished)
+            self.train_panel.trained.connect(self._on_trained)
+        if self.latent_map is not None:
+            self.latent_map.use_drawing.connect(self._reconstruct_drawing)
         self.canvas.files_dropped.connect(self._on_files_dropped)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.loader.loaded.connect(self._on_file_loaded)
@@ -276,6 +316,36 @@ class MainWindow(QMainWindow):
         if project is None or project.read_only:
             return None
         return project.add_image(image, path.name, str(path))
+
+    def _train(self, request: Request, title: str) -> None:
+        job = self.submit(request, title)
+        if job is not None:
+            self.train_panel.watch(job)
+
+    def _on_trained(self, _job: Job) -> None:
+        # A new model version: offer it in the forms, and re-draw the map with it.
+        for form in (self.prompt_panel.form(g) for g in self.prompt_panel.generators):
+            form.refresh_choices()
+        if self.latent_map is not None and self.latent_map.ready:
+            self.latent_map.load()
+
+    def _reconstruct_drawing(self, image: Any) -> None:
+        """Hand the drawn digit to the generator that owns the latent map, to reconstruct."""
+        import time
+
+        from studio.core.models import data_dir
+
+        folder = data_dir() / "drawings"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"drawing-{time.strftime('%Y%m%d-%H%M%S')}.png"
+        image.save(path)
+        owner = next(
+            g
+            for g in self.registry.generators()
+            if type(g).latent_space is not Generator.latent_space
+        )
+        self.prompt_panel.set_values(owner.id, {"mode": "reconstruct", "image": str(path)})
+        self.status_label.setText(f"Drawing saved as {path.name}; press Ctrl+Enter to reconstruct")
 
     def restore_settings(self, path: Path) -> None:
         """Fill the form from the settings an image carries (ours, A1111, ComfyUI, InvokeAI)."""
@@ -408,6 +478,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/state", self.saveState())
         self.runner.shutdown()  # the running job commits first
         self.loader.wait()
+        if self.latent_map is not None:
+            self.latent_map.shutdown()
         self.session.close()
         # Commands hold canvas items; drop them while the scene that may own them exists.
         self.undo_stack.clear()

@@ -46,9 +46,16 @@ class ParamForm(QWidget):
 
     changed = Signal()
 
-    def __init__(self, params: Sequence[Param], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        params: Sequence[Param],
+        parent: QWidget | None = None,
+        choices: Callable[[Param], list[tuple[str, str]]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.params = tuple(params)
+        self._choices = choices or (lambda _spec: [])
+        self._model_combos: dict[str, QComboBox] = {}
         self._layout = QFormLayout(self)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -89,7 +96,7 @@ class ParamForm(QWidget):
             (ChoiceParam, self._choice),
             (TextParam, self._text),
             (ImageParam, self._path),
-            (ModelParam, self._path),
+            (ModelParam, self._model),
         ]
         for kind, build in builders:
             if isinstance(spec, kind):
@@ -173,6 +180,49 @@ class ParamForm(QWidget):
             return int(text) if text else None  # the spec rejects values past SEED_MAX
 
         return row, get, lambda v: edit.setText("" if v is None else str(v))
+
+    def refresh_choices(self) -> None:
+        """Re-read the models a ModelParam offers (after one was installed or trained)."""
+        for name, combo in self._model_combos.items():
+            current = combo.currentData() or combo.currentText()
+            self._fill(combo, self._spec(name))
+            self._select(combo, current)
+
+    def _spec(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def _model(self, spec: ModelParam) -> tuple[QWidget, Getter, Setter]:
+        if not self._choices(spec):
+            return self._path(spec)
+        combo = QComboBox()
+        combo.setEditable(True)  # a path to the user's own file works too
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self._fill(combo, spec)
+        self._select(combo, spec.default)
+        combo.currentTextChanged.connect(self.changed)
+        self._model_combos[spec.name] = combo
+
+        def get() -> str | None:
+            index = combo.findText(combo.currentText())
+            value = combo.itemData(index) if index >= 0 else combo.currentText().strip()
+            return value or None
+
+        return combo, get, lambda v: self._select(combo, v)
+
+    def _fill(self, combo: QComboBox, spec: Param) -> None:
+        combo.blockSignals(True)
+        combo.clear()
+        for value, label in self._choices(spec):
+            combo.addItem(label, value)
+        combo.blockSignals(False)
+
+    @staticmethod
+    def _select(combo: QComboBox, value: Any) -> None:
+        index = combo.findData(value)
+        if index >= 0:
+            combo.setCurrentIndex(index)
+        elif value:
+            combo.setEditText(str(value))
 
     def _path(self, spec: Param) -> tuple[QWidget, Getter, Setter]:
         row = QWidget()

@@ -31,6 +31,7 @@ class PromptPanel(QWidget):
         generators: list[Generator],
         unavailable: dict[str, str],
         parent: QWidget | None = None,
+        models_dir: Any = None,
     ) -> None:
         super().__init__(parent)
         self.generators = {g.id: g for g in generators}
@@ -56,7 +57,10 @@ class PromptPanel(QWidget):
 
         self._form_of: dict[str, ParamForm] = {}
         for generator in generators:
-            form = ParamForm(generator.params)
+            form = ParamForm(
+                generator.params,
+                choices=lambda _spec, g=generator: g.model_choices(models_dir),
+            )
             self._form_of[generator.id] = form
             self.forms.addWidget(form)
             self.picker.addItem(generator.title, generator.id)
