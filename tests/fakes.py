@@ -8,9 +8,11 @@ import time
 from PIL import Image
 
 from studio.core.generator import (
+    ChoiceParam,
     Context,
     Generator,
     GeneratorError,
+    ImageParam,
     IntParam,
     Request,
     Result,
@@ -90,4 +92,72 @@ class Failing(Generator):
         raise self.error
 
 
-__all__ = ["Failing", "GeneratorError", "Slow", "SolidColour"]
+class Trainer(Generator):
+    """Reports falling losses for `epochs` epochs, with a preview each epoch."""
+
+    id = "fake_train"
+    title = "Fake training"
+    kind = "train"
+    params = (IntParam(name="epochs", default=3, minimum=1, maximum=100), SeedParam(name="seed"))
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    def run(self, request: Request, ctx: Context) -> list[Result]:
+        epochs = request.params["epochs"]
+        for epoch in range(1, epochs + 1):
+            ctx.check_cancelled()
+            time.sleep(self.delay)
+            loss = 200.0 / epoch
+            metrics = {
+                "epoch": epoch,
+                "train_recon": loss,
+                "train_kl": 5.0 + epoch,
+                "train_elbo_neg": loss + 5 + epoch,
+                "heldout_recon": loss * 1.1,
+                "heldout_kl": 5.0 + epoch,
+                "heldout_elbo_neg": loss * 1.1 + 5 + epoch,
+            }
+            ctx.progress(epoch, epochs, Image.new("RGB", (28, 28), (epoch * 20, 0, 0)), metrics)
+        grid = Image.new("RGB", (56, 56), "white")
+        return [self.result(request, grid, request.seed, note="Saved model fake-1")]
+
+
+class Space:
+    """A latent space whose decoded image encodes the point as colour (for map tests)."""
+
+    def manifold(self, n: int) -> Image.Image:
+        return Image.new("L", (n * 28, n * 28), 90)
+
+    def grid_extent(self, n: int) -> tuple[float, float]:
+        return (-2.0, 2.0)
+
+    def decode(self, points):
+        return [Image.new("L", (28, 28), int((x + 2) * 60)) for x, _y in points]
+
+    def encode(self, image) -> tuple[float, float]:
+        return (1.5, -0.5)
+
+    def reconstruct(self, image) -> Image.Image:
+        return image.copy()
+
+    def heldout_points(self):
+        return [(0.1 * i - 1, 0.5, i % 10) for i in range(20)]
+
+
+class Mapped(SolidColour):
+    """A generator with a 2-D latent space, so the window shows a latent map."""
+
+    id = "mapped"
+    title = "Mapped"
+    params = (
+        *SolidColour.params,
+        ChoiceParam(name="mode", choices=("sample", "reconstruct")),
+        ImageParam(name="image", optional=True),
+    )
+
+    def latent_space(self, models_dir):
+        return Space()
+
+
+__all__ = ["Failing", "GeneratorError", "Mapped", "Slow", "SolidColour", "Space", "Trainer"]
