@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("image", type=Path)
     info.add_argument("--json", action="store_true", help="machine-readable output")
 
+    train = sub.add_parser("train", help="train a model headless (e.g. vae_digits)")
+    train.add_argument("generator", help="what to train, e.g. vae_digits")
+    train.add_argument("--seed", help="training seed (default: random)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    train.add_argument("--device", default=os.environ.get("STUDIO_DEVICE", "auto"))
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
     models = sub.add_parser("models", help="list or install models")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     models_sub.add_parser("list", help="list installed models")
@@ -102,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "train":
+            return cmd_train(args)
         if args.command == "export":
             return cmd_export(args)
         if args.command == "info":
@@ -254,6 +263,62 @@ def _open_project(path: Path, create: bool = False) -> Any:
         return Project.open(path, create=create)
     except ProjectError as exc:
         raise UsageError(str(exc)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Run a trainer generator (`<name>_train`, or one of kind "train") with a progress bar
+    and a line of figures per epoch; the trainer saves the model itself."""
+    from studio.core import devices
+    from studio.core.jobs import Executor, Job, JobState
+    from studio.core.models import models_dir
+    from studio.core.registry import default_registry
+
+    registry = default_registry()
+    name = f"{args.generator}_train" if f"{args.generator}_train" in registry else args.generator
+    try:
+        trainer = registry.get(name)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    if trainer.kind != "train":
+        raise UsageError(f"{trainer.title} is not something to train; try `studio generate`")
+    reason = trainer.unavailable_reason(models_dir())
+    if reason:
+        print(f"studio: {trainer.title} is unavailable: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    args.count = None
+    request = build_request(trainer, args)
+    try:
+        device = devices.resolve(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with _Interrupt() as interrupt, _progress_bar(args.quiet, trainer.title, "batch") as bar:
+        job = interrupt.job = Job(request, title=trainer.summary(request))
+        reported = 0
+
+        def on_progress(job: Job, _preview: Any) -> None:
+            nonlocal reported
+            bar.total, bar.n = job.total, job.step
+            for figures in job.metrics[reported:]:
+                bar.write(_figures(figures))
+            reported = len(job.metrics)
+            bar.refresh()
+
+        Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
+    if job.state is JobState.CANCELLED:
+        print("studio: training cancelled; nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if job.state is JobState.FAILED:
+        print(f"studio: {trainer.title} failed: {job.error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(job.results[0].note if job.results and job.results[0].note else "Done")
+    return 0
+
+
+def _figures(metrics: dict) -> str:
+    return "  ".join(
+        f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in metrics.items()
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:

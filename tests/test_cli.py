@@ -271,3 +271,19 @@ def test_info_on_a_non_image_fails_clearly(tmp_path, capsys):
 def test_export_of_a_missing_project_is_a_usage_error(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope.studio"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_train_runs_a_trainer_with_figures_per_epoch(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    (home / "plugins").mkdir(parents=True)
+    (home / "plugins" / "fake.py").write_text(
+        "from tests.fakes import Trainer\n\ndef generators():\n    return [Trainer()]\n"
+    )
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    assert main(["train", "fake", "--set", "epochs=3", "--seed", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "Saved model fake-1" in captured.out
+    lines = [line for line in (captured.out + captured.err).splitlines() if "train_recon" in line]
+    assert len(lines) == 3 and "epoch 3" in lines[-1]
+    assert main(["train", "gan_faces"]) == EXIT_USAGE
+    assert "not something to train" in capsys.readouterr().err
