@@ -410,8 +410,16 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(str(path), lambda p=path: self.session.open(p))
         self.recent_menu.setEnabled(bool(self.session.recent()))
 
+    def _commit(self, job: Job) -> list[int]:
+        # On the worker. Results go to the project open when they arrive, even if the user
+        # switched projects while the job ran.
+        project = self.session.project
+        if project is None:
+            raise RuntimeError("no project is open")
+        return project.add_results(job.results, job.parent)
+
     def _on_project_changed(self, project: Project) -> None:
-        self.runner.set_commit(lambda job: project.add_results(job.results, job.parent))
+        self.runner.set_commit(self._commit)
         self.gallery.set_project(project)
         self.canvas.restore(project.layout(), self.items.picture)
         self.undo_stack.clear()
