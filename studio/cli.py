@@ -120,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"studio: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _Unavailable as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     parser.print_help()
     return EXIT_USAGE
 
@@ -178,15 +181,78 @@ class _Interrupt:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    with _Interrupt() as interrupt:
-        code = _generate(args, interrupt)
-    if interrupt.requested and code == 0:
+    with _Interrupt() as args.interrupt:
+        code = _generate(args)
+    if args.interrupt.requested and code == 0:
         return EXIT_INTERRUPTED
     return code
 
 
-def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
+class _Unavailable(Exception):
+    """The generator exists but cannot run here; exit status 1 with its reason."""
+
+
+def _generator(registry: Any, name: str) -> Any:
+    from studio.core.models import models_dir
+
+    try:
+        generator = registry.get(name)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    reason = generator.unavailable_reason(models_dir())
+    if reason:
+        raise _Unavailable(f"{generator.title} is unavailable: {reason}")
+    return generator
+
+
+def _device(preference: str) -> Any:
     from studio.core import devices
+
+    try:
+        return devices.resolve(preference)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run(registry: Any, request: Any, title: str, device: Any, args: Any, unit: str) -> Any:
+    """Run one job here with a progress bar (and a line per reported set of figures);
+    Ctrl+C cancels it at the next step. Returns the finished job."""
+    from studio.core.jobs import Executor, Job
+    from studio.core.models import models_dir
+
+    interrupt = args.interrupt
+    job = interrupt.job = Job(request, title=title)
+    if interrupt.requested:
+        job.token.cancel()
+    reported = 0
+    with _progress_bar(args.quiet, title.split(" · ")[0], unit) as bar:
+
+        def on_progress(job: Job, _preview: Any) -> None:
+            nonlocal reported
+            bar.total, bar.n = job.total, job.step
+            for figures in job.metrics[reported:]:
+                bar.write(_figures(figures))
+            reported = len(job.metrics)
+            bar.refresh()
+
+        Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
+    return job
+
+
+def _outcome(job: Any, title: str, cancelled: str) -> int | None:
+    """The exit status of a job that did not finish, after saying why; None if it did."""
+    from studio.core.jobs import JobState
+
+    if job.state is JobState.CANCELLED:
+        print(f"studio: {cancelled}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if job.state is JobState.FAILED:
+        print(f"studio: {title} failed: {job.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return None
+
+
+def _generate(args: argparse.Namespace) -> int:
     from studio.core.export import (
         ExportError,
         check_writable,
@@ -194,49 +260,26 @@ def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
         save_result_png,
         unique_path,
     )
-    from studio.core.jobs import Executor, Job, JobState
-    from studio.core.models import models_dir
     from studio.core.registry import default_registry
 
     registry = default_registry()
-    try:
-        generator = registry.get(args.generator)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-    reason = generator.unavailable_reason(models_dir())
-    if reason:
-        print(f"studio: {generator.title} is unavailable: {reason}", file=sys.stderr)
-        return EXIT_FAILED
+    generator = _generator(registry, args.generator)
     request = build_request(generator, args)
+    device = _device(args.device)
     try:
-        device = devices.resolve(args.device)
         out = check_writable(args.out)
-    except (ValueError, ExportError) as exc:
+    except ExportError as exc:
         raise UsageError(str(exc)) from None
     project = _open_project(args.project, create=True) if args.project else None
-
-    job = interrupt.job = Job(request, title=generator.summary(request))
-    if interrupt.requested:
-        job.token.cancel()
-    with _progress_bar(args.quiet, generator.title) as bar:
-
-        def on_progress(job: Job, _preview: Any) -> None:
-            bar.total = job.total
-            bar.n = job.step
-            bar.refresh()
-
-        Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
-
-    if job.state is JobState.CANCELLED:
-        print("studio: cancelled; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if job.state is JobState.FAILED:
-        print(f"studio: {generator.title} failed: {job.error}", file=sys.stderr)
-        return EXIT_FAILED
+    job = _run(registry, request, generator.summary(request), device, args, "img")
+    failed = _outcome(job, generator.title, "cancelled; nothing was written")
+    if failed is not None:
+        return failed
     if project is not None:
         with project:
             ids = project.add_results(job.results)
         print(f"Committed {len(ids)} result(s) to {project.path}")
+    interrupt = args.interrupt
     written = []
     try:
         for i, result in enumerate(job.results):
@@ -256,6 +299,28 @@ def _generate(args: argparse.Namespace, interrupt: _Interrupt) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Run a trainer generator (`<name>_train`, or one of kind "train") with a progress bar
+    and a line of figures per epoch; the trainer saves the model itself."""
+    from studio.core.registry import default_registry
+
+    registry = default_registry()
+    name = f"{args.generator}_train" if f"{args.generator}_train" in registry else args.generator
+    trainer = _generator(registry, name)
+    if trainer.kind != "train":
+        raise UsageError(f"{trainer.title} is not something to train; try `studio generate`")
+    args.count = None
+    request = build_request(trainer, args)
+    device = _device(args.device)
+    with _Interrupt() as args.interrupt:
+        job = _run(registry, request, trainer.summary(request), device, args, "batch")
+    failed = _outcome(job, trainer.title, "training cancelled; nothing was saved")
+    if failed is not None:
+        return failed
+    print(job.results[0].note if job.results and job.results[0].note else "Done")
+    return 0
+
+
 def _open_project(path: Path, create: bool = False) -> Any:
     from studio.core.project import Project, ProjectError
 
@@ -263,55 +328,6 @@ def _open_project(path: Path, create: bool = False) -> Any:
         return Project.open(path, create=create)
     except ProjectError as exc:
         raise UsageError(str(exc)) from None
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    """Run a trainer generator (`<name>_train`, or one of kind "train") with a progress bar
-    and a line of figures per epoch; the trainer saves the model itself."""
-    from studio.core import devices
-    from studio.core.jobs import Executor, Job, JobState
-    from studio.core.models import models_dir
-    from studio.core.registry import default_registry
-
-    registry = default_registry()
-    name = f"{args.generator}_train" if f"{args.generator}_train" in registry else args.generator
-    try:
-        trainer = registry.get(name)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-    if trainer.kind != "train":
-        raise UsageError(f"{trainer.title} is not something to train; try `studio generate`")
-    reason = trainer.unavailable_reason(models_dir())
-    if reason:
-        print(f"studio: {trainer.title} is unavailable: {reason}", file=sys.stderr)
-        return EXIT_FAILED
-    args.count = None
-    request = build_request(trainer, args)
-    try:
-        device = devices.resolve(args.device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    with _Interrupt() as interrupt, _progress_bar(args.quiet, trainer.title, "batch") as bar:
-        job = interrupt.job = Job(request, title=trainer.summary(request))
-        reported = 0
-
-        def on_progress(job: Job, _preview: Any) -> None:
-            nonlocal reported
-            bar.total, bar.n = job.total, job.step
-            for figures in job.metrics[reported:]:
-                bar.write(_figures(figures))
-            reported = len(job.metrics)
-            bar.refresh()
-
-        Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
-    if job.state is JobState.CANCELLED:
-        print("studio: training cancelled; nothing was saved", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if job.state is JobState.FAILED:
-        print(f"studio: {trainer.title} failed: {job.error}", file=sys.stderr)
-        return EXIT_FAILED
-    print(job.results[0].note if job.results and job.results[0].note else "Done")
-    return 0
 
 
 def _figures(metrics: dict) -> str:
