@@ -29,7 +29,7 @@ LABEL_COLOURS = [
 class _MapWorker(QObject):
     """Lives on the map thread; holds the LatentSpace and answers the panel's requests."""
 
-    opened = Signal(object, object, object)  # manifold QImage, (lo, hi), points
+    opened = Signal(object, object, object, object)  # manifold, (lo, hi), points, space
     failed = Signal(str)
     decoded = Signal(float, float, object)  # x, y, QImage
     encoded = Signal(float, float, object)  # x, y, reconstruction QImage
@@ -57,7 +57,7 @@ class _MapWorker(QObject):
             log.warning("latent map unavailable", exc_info=True)
             self.failed.emit(str(exc))
             return
-        self.opened.emit(manifold, extent, points)
+        self.opened.emit(manifold, extent, points, self._space)
 
     def want_decode(self, x: float, y: float) -> None:  # any thread
         with self._lock:
@@ -102,18 +102,28 @@ class MapView(QWidget):
         side = min(self.width(), self.height())
         return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
 
+    def to_unit(self, x: float, y: float) -> tuple[float, float]:
+        """Latent point -> position on the map image, (0, 0) top left, (1, 1) bottom right.
+
+        Linear between the extent's ends unless the space says otherwise (a manifold drawn
+        through the normal's quantiles is not linear in z)."""
+        lo, hi = self.extent
+        return (x - lo) / (hi - lo), (hi - y) / (hi - lo)  # y grows upwards in latent space
+
+    def from_unit(self, u: float, v: float) -> tuple[float, float]:
+        lo, hi = self.extent
+        return lo + u * (hi - lo), hi - v * (hi - lo)
+
     def to_latent(self, pos: QPointF) -> tuple[float, float]:
-        rect, (lo, hi) = self.square(), self.extent
-        fx = min(max((pos.x() - rect.left()) / rect.width(), 0.0), 1.0)
-        fy = min(max((pos.y() - rect.top()) / rect.height(), 0.0), 1.0)
-        return lo + fx * (hi - lo), hi - fy * (hi - lo)  # y grows upwards in latent space
+        rect = self.square()
+        u = min(max((pos.x() - rect.left()) / rect.width(), 0.0), 1.0)
+        v = min(max((pos.y() - rect.top()) / rect.height(), 0.0), 1.0)
+        return self.from_unit(u, v)
 
     def to_screen(self, x: float, y: float) -> QPointF:
-        rect, (lo, hi) = self.square(), self.extent
-        return QPointF(
-            rect.left() + (x - lo) / (hi - lo) * rect.width(),
-            rect.top() + (hi - y) / (hi - lo) * rect.height(),
-        )
+        rect = self.square()
+        u, v = self.to_unit(x, y)
+        return QPointF(rect.left() + u * rect.width(), rect.top() + v * rect.height())
 
     def paintEvent(self, _event: Any) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
@@ -268,9 +278,12 @@ class LatentMapPanel(QWidget):
         self._worker.want_encode(image)
         self._kick.emit()
 
-    def _on_opened(self, manifold: QImage, extent: tuple[float, float], points: list) -> None:
+    def _on_opened(self, manifold: QImage, extent: tuple, points: list, space: Any) -> None:
         self.map.manifold = QPixmap.fromImage(manifold)
         self.map.extent = extent
+        # Pure arithmetic, safe on this thread: how the space lays its manifold out.
+        if hasattr(space, "to_unit") and hasattr(space, "from_unit"):
+            self.map.to_unit, self.map.from_unit = space.to_unit, space.from_unit
         self.map.points = points
         self.map.update()
         self.ready = True
