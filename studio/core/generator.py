@@ -44,8 +44,8 @@ class Param:
 
     name: key in `Request.params` and in `--set name=value` on the command line.
     label: shown in the parameter panel. help: tooltip and `--help` text.
-    visible_when: optional (other_param, value): the parameter only applies in that case
-    (the panel hides it; validation still fills its default).
+    visible_when: optional (other_param, value) or (other_param, (value, value, ...)): the
+    parameter only applies then (the panel hides it; validation still fills its default).
     """
 
     name: str
@@ -70,6 +70,8 @@ class Param:
         if self.visible_when is None:
             return True
         other, wanted = self.visible_when
+        if isinstance(wanted, tuple | frozenset | set | list):
+            return params.get(other) in wanted
         return params.get(other) == wanted
 
     def _fail(self, message: str) -> ParamError:

@@ -96,11 +96,13 @@ class InstalledModel:
 
 
 def installed_models(root: Path | None = None) -> Iterator[InstalledModel]:
-    """Every model folder with a readable card under `root` (two levels: generator/model)."""
+    """Every model folder with a readable card under `root`: generator/model, or
+    generator/<group>/model (e.g. trained versions under vae_digits/models/)."""
     root = root or models_dir()
     if not root.is_dir():
         return
-    for card_path in sorted(root.glob(f"*/*/{CARD_NAME}")):
+    cards = [*root.glob(f"*/*/{CARD_NAME}"), *root.glob(f"*/*/*/{CARD_NAME}")]
+    for card_path in sorted(cards):
         try:
             yield InstalledModel(card_path.parent, ModelCard.load(card_path.parent))
         except (OSError, ValueError, TypeError):
