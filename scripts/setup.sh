@@ -45,9 +45,10 @@ fi
 # Default models: once, and again whenever the dependencies change. A failure (no network)
 # is not fatal: the window lists the generator as unavailable and says how to install it.
 MODELS_STAMP=$VENV/.studio-models
-if [ "$(cat "$MODELS_STAMP" 2>/dev/null)" != "$want" ]; then
+models_want=$(cat pyproject.toml plugins/*/*.py | sha256sum | cut -c1-16)  # new plugins, new models
+if [ "$(cat "$MODELS_STAMP" 2>/dev/null)" != "$models_want" ]; then
   if "$VENV/bin/studio" models install-defaults | grep -v "already installed"; [ "${PIPESTATUS[0]}" = 0 ]; then
-    echo "$want" >"$MODELS_STAMP"
+    echo "$models_want" >"$MODELS_STAMP"
   else
     echo "Some default models could not be installed; run: .venv/bin/studio models install-defaults"
   fi
