@@ -1,6 +1,6 @@
 """Drives the real window like a user and saves a screenshot (run under Xvfb for the README).
 
-xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png
+xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [vae]
 """
 
 from __future__ import annotations
@@ -8,41 +8,91 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from studio.app import create_window
 from studio.ui.theme import apply_dark
 
+SCENES = {
+    "gan": (
+        "gan_faces",
+        [
+            {"mode": "sample", "count": 16, "seed": 7, "truncation": 0.8, "size": 128},
+            {"mode": "interpolate", "seed": 7, "end_seed": 12, "frames": 8, "size": 128},
+        ],
+    ),
+    "train": ("vae_digits", [{"model": "z16", "mode": "sample", "count": 16, "seed": 8}]),
+    "vae": (
+        "vae_digits",
+        [
+            {"model": "z16", "mode": "sample", "count": 25, "seed": 3, "size": 112},
+            {"model": "z2", "mode": "interpolate", "seed": 1, "end_seed": 9, "frames": 10,
+             "size": 112},
+        ],
+    ),
+}  # fmt: skip
+
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshot.png")
-    app = QApplication(sys.argv)
+    scene = sys.argv[2] if len(sys.argv) > 2 else "gan"
+    app = QApplication(sys.argv[:1])
     apply_dark(app)
     window = create_window(open_project=True)
     window.resize(1560, 960)
     window.show()
+    generator, pending = SCENES[scene]
     panel = window.prompt_panel
-    panel.select("gan_faces")
+    panel.select(generator)
     form = panel.form()
-    pending = [
-        {"mode": "sample", "count": 16, "seed": 7, "truncation": 0.8, "size": 128},
-        {"mode": "interpolate", "seed": 7, "end_seed": 12, "frames": 8, "size": 128},
-    ]
 
     def next_job() -> None:
         if pending:
             form.set_values(pending.pop(0))
             panel.request_generate()
+        elif scene == "vae":
+            show_map()
+        elif scene == "train":
+            train()
         else:
             QTimer.singleShot(300, shoot)
+
+    def train() -> None:
+        if window.train_panel.job is not None:
+            return  # the training job's own end also calls next_job
+        window.findChild(QDockWidget, "dock_train").raise_()
+        panel = window.train_panel
+        panel.forms["vae_digits_train"].set_values({"latent": 2, "epochs": 4, "seed": 5})
+        panel.trained.connect(lambda _job: QTimer.singleShot(1000, shoot))
+        panel.train_button.click()
+
+    def show_map() -> None:
+        window.findChild(QDockWidget, "dock_latent map").raise_()
+        latent = window.latent_map
+
+        def probe() -> None:
+            if not latent.ready:
+                QTimer.singleShot(200, probe)
+                return
+            square = latent.map.square()
+            point = square.center() + (square.topRight() - square.center()) * 0.45
+            QTest.mouseClick(latent.map, Qt.MouseButton.LeftButton, pos=point.toPoint())
+            pad = latent.pad
+            for a, b in ((QPoint(70, 20), QPoint(70, 120)), (QPoint(50, 40), QPoint(70, 20))):
+                QTest.mousePress(pad, Qt.MouseButton.LeftButton, pos=a)
+                QTest.mouseMove(pad, b)
+                QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=b)
+            QTimer.singleShot(800, shoot)
+
+        probe()
 
     def shoot() -> None:
         window.canvas.fit_all()
         app.processEvents()
-        screen = app.primaryScreen()
         if app.platformName() == "xcb":  # the real pixels on screen, menus and all
-            picture = screen.grabWindow(window.winId())
+            picture = app.primaryScreen().grabWindow(window.winId())
         else:
             picture = window.grab()
         picture.save(str(out))

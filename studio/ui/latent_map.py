@@ -132,6 +132,7 @@ class MapView(QWidget):
         painter.fillRect(self.rect(), QColor("#1b1d21"))
         if self.manifold is not None:
             painter.drawPixmap(rect, self.manifold, QRectF(self.manifold.rect()))
+        painter.setClipRect(rect)  # the tails of N(0, 1) fall outside the drawn quantiles
         painter.setPen(Qt.PenStyle.NoPen)
         for x, y, label in self.points:
             painter.setBrush(QColor(LABEL_COLOURS[label % 10]))

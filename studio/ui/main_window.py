@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.loader = DropLoader(self)
         self.session = ProjectSession(settings, self.canvas.layers, self)
         self.items = ItemActions(self)
-        self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 300)
+        self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 340)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
         self.train_panel, self.latent_map = None, None

@@ -134,7 +134,7 @@ class ParamForm(QWidget):
         return row, box.value, lambda v: box.setValue(float(v))
 
     def _choice(self, spec: ChoiceParam) -> tuple[QWidget, Getter, Setter]:
-        combo = QComboBox()
+        combo = _combo()
         for value in spec.choices:
             combo.addItem(spec.label_of(value), value)
         combo.setCurrentIndex(max(0, combo.findData(spec.default)))
@@ -194,7 +194,7 @@ class ParamForm(QWidget):
     def _model(self, spec: ModelParam) -> tuple[QWidget, Getter, Setter]:
         if not self._choices(spec):
             return self._path(spec)
-        combo = QComboBox()
+        combo = _combo()
         combo.setEditable(True)  # a path to the user's own file works too
         combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self._fill(combo, spec)
@@ -242,3 +242,11 @@ class ParamForm(QWidget):
         layout.addWidget(edit, 1)
         layout.addWidget(browse)
         return row, lambda: edit.text() or None, lambda v: edit.setText(str(v or ""))
+
+
+def _combo() -> QComboBox:
+    # Long entries (trained model names) must not widen the form past its dock.
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
+    return combo

@@ -345,3 +345,10 @@ def test_the_plugin_modules_import_no_torch():
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_the_trainer_is_listed_for_training_not_generation():
+    from plugins.vae_digits import generators
+
+    kinds = {g.id: g.kind for g in generators()}
+    assert kinds == {"vae_digits": "generate", "vae_digits_train": "train"}
