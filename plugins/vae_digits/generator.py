@@ -22,9 +22,9 @@ from studio.core.generator import (
     seed_at,
 )
 
-from . import data, prepare, store
+from . import data, store
 
-NATIVE = prepare.SIDE
+NATIVE = 28  # MNIST's side (prepare.SIDE); prepare pulls in numpy, so it loads on use
 
 
 class VaeDigits(Generator):
@@ -158,6 +158,8 @@ class VaeDigits(Generator):
         return self._spaces[key]
 
     def run(self, request: Request, ctx: Context) -> list[Result]:
+        from . import prepare
+
         p = request.params
         space = self.space(p["model"], ctx.models_dir)
         notes = []
@@ -195,6 +197,8 @@ class VaeDigits(Generator):
 
     def _encode(self, space: Any, path: str) -> tuple[Any, str]:
         from studio.core.images import ImageLoadError, load_image
+
+        from . import prepare
 
         try:
             picture = load_image(path)

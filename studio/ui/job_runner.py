@@ -7,6 +7,7 @@ from another thread). The worker never touches a widget; it sends plain jobs and
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 import weakref
@@ -37,6 +38,9 @@ def shutdown_all() -> None:
     """Stop every runner still running (a Qt thread destroyed while running aborts)."""
     for runner in list(_LIVE):
         runner.shutdown()
+
+
+atexit.register(shutdown_all)  # a script that never closed its window must not abort at exit
 
 
 class _Worker(QObject):

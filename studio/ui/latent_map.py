@@ -260,11 +260,12 @@ class LatentMapPanel(QWidget):
         self._worker.encoded.connect(self._on_encoded)
         self.map.probed.connect(self._probe)
         self.pad.drawn.connect(self._encode)
-        self._thread.start()
-        self.ready = False
+        self.ready = False  # the thread starts with the first load: none until the map is seen
 
     def load(self) -> None:
         """Open (or re-open, after training a new model) the 2-D model on the map thread."""
+        if not self._thread.isRunning():
+            self._thread.start()
         self._open.emit()
 
     def shutdown(self) -> None:
