@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--fps", type=float, default=12.0, help="animation frame rate")
     gen.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    gen.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     gen.add_argument(
         "--project", type=Path, help="also commit the results to this project (created if needed)"
     )
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     train.add_argument("--device", default=os.environ.get("STUDIO_DEVICE", "auto"))
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    from studio.cli_stylize import add_parser as add_stylize
+
+    add_stylize(sub)
 
     models = sub.add_parser("models", help="list or install models")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -117,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_info(args)
         if args.command == "plugins":
             return cmd_plugins()
+        if args.command == "stylize":
+            from studio.cli_stylize import cmd_stylize
+
+            return cmd_stylize(args)
     except UsageError as exc:
         print(f"studio: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -235,7 +244,8 @@ def _run(registry: Any, request: Any, title: str, device: Any, args: Any, unit: 
             reported = len(job.metrics)
             bar.refresh()
 
-        Executor(registry.get, lambda: device, models_dir()).execute(job, on_progress)
+        threads = getattr(args, "threads", 0) or 0
+        Executor(registry.get, lambda: device, models_dir(), threads).execute(job, on_progress)
     return job
 
 

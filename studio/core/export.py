@@ -11,7 +11,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, BinaryIO
 
 from studio.core.metadata import png_info
@@ -32,6 +32,7 @@ TOKENS = {
     "time": "creation time, HH-MM-SS",
     "w": "width in pixels after scaling",
     "h": "height in pixels after scaling",
+    "source": "the input image's file name, without its extension (style transfer)",
 }
 PROMPT_CHARS = 60
 NAME_BYTES = 180  # leaves room for a "-123" suffix and the extension under 255 bytes
@@ -264,6 +265,7 @@ def render_name(template: str, record: dict, index: int, when: datetime) -> str:
         "time": moment.strftime("%H-%M-%S"),
         "w": record.get("width"),
         "h": record.get("height"),
+        "source": _source_of(record),
     }
     parts = []
     for literal, name, _spec, _conversion in string.Formatter().parse(template):
@@ -271,6 +273,12 @@ def render_name(template: str, record: dict, index: int, when: datetime) -> str:
         if name is not None:
             parts.append(sanitise("" if values.get(name) is None else str(values[name])))
     return _finish("".join(parts))
+
+
+def _source_of(record: dict) -> str:
+    params = record.get("params") or {}
+    source = params.get("image") or params.get("source") or params.get("name") or ""
+    return PurePath(str(source).replace("\\", "/")).stem if source else ""
 
 
 def sanitise(text: str) -> str:

@@ -222,6 +222,53 @@ class ImageParam(Param):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MixParam(Param):
+    """A weighted blend of some of `labels` (indices into them), written "7" or "3:0.5,12:0.5".
+
+    The value is that text in canonical form (weights normalised to sum 1, in index order);
+    `weights(value)` turns it into (index, weight) pairs. The panel shows a grid of previews
+    when the generator offers them (`Generator.choice_previews`).
+    """
+
+    default: str = "0"
+    labels: tuple[str, ...] = ()
+
+    def weights(self, value: str) -> list[tuple[int, float]]:
+        mix: dict[int, float] = {}
+        for part in str(value).replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            index_text, _, weight_text = part.partition(":")
+            try:
+                index = int(index_text)
+                weight = float(weight_text) if weight_text.strip() else 1.0
+            except ValueError:
+                raise self._fail(
+                    f"{part!r} is not 'index' or 'index:weight' (e.g. 7 or 3:0.5,12:0.5)"
+                ) from None
+            if not 0 <= index < len(self.labels):
+                raise self._fail(f"{index} is out of range 0..{len(self.labels) - 1}")
+            if not weight >= 0 or weight == float("inf"):
+                raise self._fail(f"weight {weight_text} must be a positive number")
+            mix[index] = mix.get(index, 0.0) + weight
+        total = sum(mix.values())
+        if total <= 0:
+            raise self._fail("pick at least one with a weight above 0")
+        return [(i, mix[i] / total) for i in sorted(mix) if mix[i] > 0]
+
+    def validate(self, value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise self._fail(f"expected text such as 7 or 3:0.5,12:0.5, got {value!r}")
+        pairs = self.weights(value)
+        if len(pairs) == 1:
+            return str(pairs[0][0])
+        return ",".join(f"{i}:{round(w, 4):g}" for i, w in pairs)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelParam(Param):
     """A model file or folder of a given kind; the value is a path or a model name."""
 
@@ -328,9 +375,11 @@ class Context:
         models_dir: Any,
         progress: ProgressFn | None = None,
         is_cancelled: Callable[[], bool] | None = None,
+        threads: int = 0,
     ) -> None:
         self.device = device
         self.models_dir = models_dir
+        self.threads = threads  # CPU threads a plugin may use (Settings); 0: its own default
         self._progress = progress
         self._is_cancelled = is_cancelled or (lambda: False)
 
@@ -386,6 +435,11 @@ class Generator:
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
         """(value, label) pairs a ModelParam offers in the window; empty for free text."""
         return []
+
+    def choice_previews(self, name: str, models_dir: Any, side: int) -> list[Image] | None:
+        """Small pictures of each label of MixParam `name` (called on a background thread,
+        about `side` pixels), or None to show the labels as text."""
+        return None
 
     def default_models(self) -> Iterable[ModelSource]:
         """Models that `studio models install-defaults` installs for this generator."""

