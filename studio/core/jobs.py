@@ -72,6 +72,10 @@ class Job:
     parent: int | None = None  # the project item a re-run re-renders
     item_ids: list[int] = field(default_factory=list)  # project items, once committed
     metrics: list[dict] = field(default_factory=list)  # figures the generator reported
+    # Runs where the job ran, after its results were kept (e.g. writes them to a folder);
+    # what it raises is recorded in `warning`, the results stay.
+    after: Callable[[Job], None] | None = None
+    warning: str = ""
 
 
 class JobQueue:

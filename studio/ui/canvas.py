@@ -25,7 +25,7 @@ from PySide6.QtGui import (
     QUndoStack,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView, QMenu
 
 from studio.core.project import Layer
 from studio.ui.qt_convert import to_pixmap
@@ -154,6 +154,8 @@ class CanvasView(QGraphicsView):
 
     files_dropped = Signal(list, QPointF)  # paths, scene position
     zoom_changed = Signal(float)
+    item_dropped_on = Signal(object, object)  # Alt+drag: source item, target item
+    item_menu_requested = Signal(object, object)  # item, QMenu to fill (then shown)
 
     def __init__(self, undo_stack: QUndoStack | None = None, parent: Any = None) -> None:
         super().__init__(parent)
@@ -185,6 +187,7 @@ class CanvasView(QGraphicsView):
         self._pressed: dict[ImageItem, QPointF] = {}
         self._panning: QPointF | None = None
         self._space = False
+        self._alt_drag = False
 
     # -- content
 
@@ -358,6 +361,7 @@ class CanvasView(QGraphicsView):
             return
         super().mousePressEvent(event)
         self._pressed = {item: item.pos() for item in self.selected_items()}
+        self._alt_drag = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._panning is not None:
@@ -384,8 +388,33 @@ class CanvasView(QGraphicsView):
             (item, old, item.pos()) for item, old in self._pressed.items() if item.pos() != old
         ]
         self._pressed = {}
+        if self._alt_drag and len(moves) == 1:
+            source, old, _new = moves[0]
+            target = self._item_under(event.position().toPoint(), exclude=source)
+            if target is not None:  # Alt+drag onto another item: an action, not a move
+                source.setPos(old)
+                self.item_dropped_on.emit(source, target)
+                return
         if moves:
             self.undo_stack.push(_MoveItems(moves))
+
+    def _item_under(self, point: Any, exclude: ImageItem | None = None) -> ImageItem | None:
+        for item in self.items(point):
+            if isinstance(item, ImageItem) and item is not exclude and item.isVisible():
+                return item
+        return None
+
+    def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        item = self._item_under(event.pos())
+        if item is None:
+            return
+        if not item.isSelected():
+            self.scene_.clearSelection()
+            item.setSelected(True)
+        menu = QMenu(self)
+        self.item_menu_requested.emit(item, menu)
+        if not menu.isEmpty():
+            menu.exec(event.globalPos())
 
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
         if event.mimeData().hasUrls():

@@ -89,14 +89,22 @@ class _Worker(QObject):
 
     def _commit(self, job: Job) -> None:
         # Here, on the worker: encoding and writing results must not hold up the window.
-        if job.state is not JobState.DONE or self.commit is None:
+        if job.state is not JobState.DONE:
             return
-        try:
-            job.item_ids = self.commit(job)
-        except Exception as exc:  # noqa: BLE001 - a full disk fails the job, not the app
-            log.exception("could not commit the results of job %s", job.id)
-            job.state, job.results = JobState.FAILED, []
-            job.error = f"The results could not be saved to the project: {exc}"
+        if self.commit is not None:
+            try:
+                job.item_ids = self.commit(job)
+            except Exception as exc:  # noqa: BLE001 - a full disk fails the job, not the app
+                log.exception("could not commit the results of job %s", job.id)
+                job.state, job.results = JobState.FAILED, []
+                job.error = f"The results could not be saved to the project: {exc}"
+                return
+        if job.after is not None:
+            try:
+                job.after(job)
+            except Exception as exc:  # noqa: BLE001 - the results are kept; say what failed
+                log.warning("after-job step of job %s failed: %s", job.id, exc)
+                job.warning = str(exc)
 
     def _on_progress(self, job: Job, preview: Any) -> None:
         now = time.monotonic()

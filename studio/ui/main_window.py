@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, QSettings, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -24,9 +24,10 @@ from studio.core.models import projects_dir
 from studio.core.project import SUFFIX, Project
 from studio.core.registry import Registry
 from studio.ui.banner import MessageBanner
-from studio.ui.canvas import CanvasView, Picture
+from studio.ui.canvas import GAP, CanvasView, Picture
 from studio.ui.drop_loader import DropLoader
 from studio.ui.gallery import GalleryPanel
+from studio.ui.image_inputs import ImageInputs
 from studio.ui.item_actions import ItemActions
 from studio.ui.job_runner import JobRunner
 from studio.ui.latent_map import LatentMapPanel
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.loader = DropLoader(self)
         self.session = ProjectSession(settings, self.canvas.layers, self)
         self.items = ItemActions(self)
+        self.inputs = ImageInputs(self)
         self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 340)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
@@ -229,6 +231,8 @@ class MainWindow(QMainWindow):
         if self.latent_map is not None:
             self.latent_map.use_drawing.connect(self._reconstruct_drawing)
         self.canvas.files_dropped.connect(self._on_files_dropped)
+        self.canvas.item_dropped_on.connect(self.inputs.restyle)
+        self.canvas.item_menu_requested.connect(self.inputs.fill_menu)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.loader.loaded.connect(self._on_file_loaded)
         self.loader.failed.connect(lambda _path, message, _ctx: self.banner.show_message(message))
@@ -245,6 +249,11 @@ class MainWindow(QMainWindow):
                 "warning",
             )
             return None
+        if "parent" not in job:  # made from a canvas item: show the result beside it
+            generator = self.prompt_panel.generators.get(request.generator)
+            key = self.inputs.source_key(generator, request.params) if generator else None
+            if key is not None:
+                job["parent"] = key
         return self.runner.submit(request, title, **job)
 
     def cancel_running(self) -> None:
@@ -277,11 +286,24 @@ class MainWindow(QMainWindow):
         self.gallery.refresh()
         strip = bool(job.results and job.results[0].sequence)
         keys = job.item_ids or [None] * len(job.results)
+        source = self.canvas.item_for_key(job.parent) if job.parent is not None else None
+        at = None
+        if source is not None and job.results:  # beside the item it was made from
+            box = source.sceneBoundingRect()
+            at = QPointF(box.right() + GAP, box.top())
+            size = job.results[0].image.size
+            others = [i.sceneBoundingRect() for i in self.canvas.image_items()]
+            for _ in range(100):  # below earlier results made from the same item
+                spot = QRectF(at.x(), at.y(), size[0], size[1])
+                if not any(spot.intersects(o) for o in others):
+                    break
+                at = QPointF(at.x(), at.y() + size[1] + GAP)
         items = self.canvas.add_images(
             [
                 (Picture.of(r.image), key, _label(r))
                 for r, key in zip(job.results, keys, strict=True)
             ],
+            at=at,
             columns=len(job.results) if strip else None,
             text=f"Add {len(job.results)} result(s)",
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -12,12 +11,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -30,12 +27,14 @@ from studio.core.generator import (
     FloatParam,
     ImageParam,
     IntParam,
+    MixParam,
     ModelParam,
     Param,
     SeedParam,
     TextParam,
     random_seed,
 )
+from studio.ui.input_widgets import MixGrid, PathField
 
 Getter = Callable[[], Any]
 Setter = Callable[[Any], None]
@@ -51,10 +50,12 @@ class ParamForm(QWidget):
         params: Sequence[Param],
         parent: QWidget | None = None,
         choices: Callable[[Param], list[tuple[str, str]]] | None = None,
+        previews: Callable[[str, int], list | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.params = tuple(params)
         self._choices = choices or (lambda _spec: [])
+        self._previews = previews
         self._model_combos: dict[str, QComboBox] = {}
         self._layout = QFormLayout(self)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -95,7 +96,8 @@ class ParamForm(QWidget):
             (FloatParam, self._float),
             (ChoiceParam, self._choice),
             (TextParam, self._text),
-            (ImageParam, self._path),
+            (ImageParam, self._image),
+            (MixParam, self._mix),
             (ModelParam, self._model),
         ]
         for kind, build in builders:
@@ -224,24 +226,21 @@ class ParamForm(QWidget):
         elif value:
             combo.setEditText(str(value))
 
-    def _path(self, spec: Param) -> tuple[QWidget, Getter, Setter]:
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        edit = QLineEdit(str(spec.default or ""))
-        edit.setPlaceholderText("drop a file here or choose…")
-        browse = QPushButton("Choose…")
+    def _path(self, spec: Param, images: bool = False) -> tuple[QWidget, Getter, Setter]:
+        field = PathField(spec, images)
+        field.changed.connect(self.changed)
+        return field, field.value, field.set_value
 
-        def choose() -> None:
-            path, _ = QFileDialog.getOpenFileName(self, spec.title, str(Path.home()))
-            if path:
-                edit.setText(path)
+    def _image(self, spec: ImageParam) -> tuple[QWidget, Getter, Setter]:
+        return self._path(spec, images=True)
 
-        browse.clicked.connect(choose)
-        edit.textChanged.connect(self.changed)
-        layout.addWidget(edit, 1)
-        layout.addWidget(browse)
-        return row, lambda: edit.text() or None, lambda v: edit.setText(str(v or ""))
+    def _mix(self, spec: MixParam) -> tuple[QWidget, Getter, Setter]:
+        make = None
+        if self._previews is not None:
+            make = lambda side, name=spec.name: self._previews(name, side)  # noqa: E731
+        grid = MixGrid(spec, make)
+        grid.changed.connect(self.changed)
+        return grid, grid.value, grid.set_value
 
 
 def _combo() -> QComboBox:

@@ -60,6 +60,7 @@ class PromptPanel(QWidget):
             form = ParamForm(
                 generator.params,
                 choices=lambda _spec, g=generator: g.model_choices(models_dir),
+                previews=lambda name, side, g=generator: g.choice_previews(name, models_dir, side),
             )
             self._form_of[generator.id] = form
             self.forms.addWidget(form)

@@ -1,0 +1,115 @@
+"""Canvas items as generator inputs: "Use as Photo/Painting/…", Alt+drag one item onto another
+to restyle it, and results placed next to the item they were made from."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+
+from studio.core.generator import Generator, ImageParam, ParamError
+from studio.core.models import data_dir
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMenu
+
+    from studio.ui.canvas import ImageItem
+    from studio.ui.main_window import MainWindow
+
+STYLE = "style_transfer"
+
+
+def inputs_dir() -> Path:
+    """Where canvas items are written when a generator reads them (named by content hash)."""
+    return data_dir() / "inputs"
+
+
+class ImageInputs(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self._sources: dict[str, Any] = {}  # input file -> canvas key it came from
+
+    # -- files
+
+    def file_for(self, item: ImageItem) -> Path:
+        """A file with the item's pixels, for a request (same pixels, same file)."""
+        project = self.window.session.project
+        if isinstance(item.key, int) and project is not None:
+            data = project.png(item.key)
+        else:
+            buffer = io.BytesIO()
+            item.picture.load().save(buffer, "PNG")
+            data = buffer.getvalue()
+        folder = inputs_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}.png"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        self._sources[str(path)] = item.key
+        return path
+
+    def source_key(self, generator: Generator, params: Any) -> Any:
+        """The canvas item a request's content image came from, if any."""
+        for spec in generator.params:
+            if isinstance(spec, ImageParam) and spec.role == "content":
+                key = self._sources.get(str(params.get(spec.name) or ""))
+                if key is not None:
+                    return key
+        return None
+
+    # -- the item menu
+
+    def fill_menu(self, item: ImageItem, menu: QMenu) -> None:
+        panel = self.window.prompt_panel
+        current = panel.current_id
+        ordered = sorted(panel.generators.values(), key=lambda g: g.id != current)
+        for generator in ordered:
+            if generator.id in panel.unavailable:
+                continue
+            for spec in generator.params:
+                if isinstance(spec, ImageParam):
+                    text = f"Use as {spec.title} ({generator.title})"
+                    action = menu.addAction(text)
+                    action.triggered.connect(
+                        lambda _=False, g=generator.id, n=spec.name: self.use(item, g, n)
+                    )
+        if menu.actions():
+            menu.addSeparator()
+        menu.addAction(self.window.canvas.delete_action)
+
+    def use(self, item: ImageItem, generator_id: str, name: str) -> None:
+        path = self.file_for(item)
+        self.window.prompt_panel.set_values(generator_id, {name: str(path)})
+        title = self.window.prompt_panel.generators[generator_id].param(name).title
+        label = item.label or "the image"
+        self.window.status_label.setText(f"{label} is the {title.lower()} now")
+
+    # -- Alt+drag
+
+    def restyle(self, source: ImageItem, target: ImageItem) -> None:
+        """Alt+drag of `source` onto `target`: `target` in the style of `source`."""
+        panel = self.window.prompt_panel
+        generator = panel.generators.get(STYLE)
+        if generator is None or STYLE in panel.unavailable:
+            reason = panel.unavailable.get(STYLE, "it is not installed")
+            self.window.banner.show_message(f"Style transfer is unavailable: {reason}")
+            return
+        form = panel.form(STYLE)
+        values = dict(form.values()) if form is not None else {}
+        model = str(values.get("model") or "arbitrary")
+        if not (model == "arbitrary" or Path(model).is_dir() or model.endswith("decoder.pth")):
+            values["model"] = "arbitrary"  # these take no painting: use the one that does
+        values.update(image=str(self.file_for(target)), style_image=str(self.file_for(source)))
+        try:
+            request = generator.make_request(values)
+        except ParamError as exc:
+            self.window.banner.show_message(str(exc))
+            return
+        panel.set_values(STYLE, values)
+        self.window.submit(request, generator.summary(request), parent=target.key)
