@@ -32,7 +32,35 @@ SCENES = {
              "size": 112},
         ],
     ),
+    "style": (
+        "style_transfer",
+        [
+            {"model": "arbitrary", "detail": "fine", "strength": 1.0},
+            {"model": "builtin", "styles": "3:0.5,12:0.5", "strength": 0.9},
+        ],
+    ),
 }  # fmt: skip
+
+
+def prepare_style(window, form, then) -> None:  # noqa: ANN001
+    """Put a photo on the canvas as the Photo, and a painting in the Painting field."""
+    import tempfile
+
+    from plugins.style_transfer import samples
+
+    folder = Path(tempfile.mkdtemp(prefix="studio-shot-"))
+    photo, painting = folder / "landscape.png", folder / "swirls.png"
+    samples.photo(1200, 800).save(photo)
+    samples.painting().save(painting)
+
+    def loaded(_path, _image, _at, _key) -> None:  # noqa: ANN001
+        item = window.canvas.image_items()[0]
+        window.inputs.use(item, "style_transfer", "image")
+        form.set_values({"style_image": str(painting)})
+        then()
+
+    window.loader.loaded.connect(loaded)
+    window.loader.load([photo], None)
 
 
 def main() -> int:
@@ -57,7 +85,7 @@ def main() -> int:
         elif scene == "train":
             train()
         else:
-            QTimer.singleShot(300, shoot)
+            QTimer.singleShot(1500 if scene == "style" else 300, shoot)
 
     def train() -> None:
         if window.train_panel.job is not None:
@@ -100,7 +128,10 @@ def main() -> int:
         window.close()
 
     window.runner.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
-    QTimer.singleShot(500, next_job)
+    if scene == "style":
+        QTimer.singleShot(300, lambda: prepare_style(window, form, next_job))
+    else:
+        QTimer.singleShot(500, next_job)
     return app.exec()
 
 

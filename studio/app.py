@@ -53,7 +53,10 @@ def create_window(settings=None, open_project=False):  # noqa: ANN001, ANN201 - 
             f"({', '.join(DEVICE_CHOICES)}); using auto."
         )
         preference = "auto"
-    executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir())
+    from studio.ui.preferences import threads_setting
+
+    threads = threads_setting(settings)
+    executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir(), threads)
     window = MainWindow(registry, executor, models_dir(), settings)
     if open_project:
         open_last_project(window)

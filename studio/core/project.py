@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from studio.core.project_schema import APPLICATION_ID, SCHEMA_VERSION, upgrade
@@ -394,7 +394,16 @@ def caption_of(record: dict) -> str:
     if sequence:
         return f"frame {sequence['index'] + 1}/{sequence['length']}"
     prompt = str(params.get("prompt", "")).strip()
-    return prompt[:40] if prompt else f"seed {record.get('seed', '')}"
+    if prompt:
+        return prompt[:40]
+    source = params.get("image")
+    if isinstance(source, str) and source:  # made from an input image: name it
+        style = params.get("style_image") if params.get("model") != "builtin" else None
+        text = PurePath(source.replace("\\", "/")).stem
+        if isinstance(style, str) and style:
+            text += " · " + PurePath(style.replace("\\", "/")).stem
+        return text[:40]
+    return f"seed {record.get('seed', '')}"
 
 
 def _app_version() -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from studio.core.export import sanitise
 from studio.core.generator import Generator, ImageParam, ParamError
 from studio.core.models import data_dir
 
@@ -46,7 +47,8 @@ class ImageInputs(QObject):
             data = buffer.getvalue()
         folder = inputs_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}.png"
+        stem = sanitise(Path(item.label or "image").stem)[:40] or "image"
+        path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.png"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(data)

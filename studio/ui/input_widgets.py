@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,7 +47,9 @@ class PathField(QWidget):
         self.edit = QLineEdit(str(spec.default or ""))
         self.edit.setPlaceholderText("drop a file here or choose…")
         self.edit.setClearButtonEnabled(True)
-        browse = QPushButton("Choose…")
+        browse = QToolButton()
+        browse.setText("…")
+        browse.setToolTip("Choose a file")
         browse.clicked.connect(self._choose)
         self.edit.textChanged.connect(self._on_text)
         layout.addWidget(self.thumb)
@@ -69,6 +71,7 @@ class PathField(QWidget):
             self.edit.setText(path)
 
     def _on_text(self) -> None:
+        self.edit.setToolTip(self.edit.text())
         if self._images:
             self._show_thumb()
         self.changed.emit()
@@ -113,7 +116,11 @@ class _Render(QRunnable):
             images = self._make(self._side) or []
         except Exception:  # noqa: BLE001 - without previews the grid shows the labels
             images = []
-        self._relay.ready.emit([to_qimage(im) for im in images])
+        qimages = [to_qimage(im) for im in images]
+        try:
+            self._relay.ready.emit(qimages)
+        except RuntimeError:  # the form was closed while the previews were rendering
+            pass
 
 
 class MixGrid(QWidget):
@@ -138,10 +145,11 @@ class MixGrid(QWidget):
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setIconSize(QSize(72, 48))
         self.list.setGridSize(QSize(82, 68))
-        self.list.setMinimumHeight(150)
-        self.list.setUniformItemSizes(True)
+        self.list.setMinimumHeight(160)
+        blank = QPixmap(72, 48)
+        blank.fill(Qt.GlobalColor.transparent)  # sizes the cells before the previews arrive
         for index, label in enumerate(spec.labels):
-            item = QListWidgetItem(str(index))
+            item = QListWidgetItem(QIcon(blank), str(index))
             item.setToolTip(label)
             item.setData(Qt.ItemDataRole.UserRole, index)
             self.list.addItem(item)

@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.setObjectName("main_window")
         self.registry = registry
+        self.executor = executor
         self.models_dir = models_dir
         self.settings = settings
         self.undo_stack = QUndoStack(self)
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
         self.train_panel, self.latent_map = None, None
+        self._batch_dialogs: dict[str, Any] = {}
         self._add_model_panels(registry, models_dir, unavailable)
 
         self.status_label = QLabel("Ready")
@@ -180,6 +182,8 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         edit.addAction(self.canvas.delete_action)
         self._action(edit, "Select &all", self._select_all, QKeySequence.StandardKey.SelectAll)
+        edit.addSeparator()
+        self._action(edit, "&Preferences…", self.show_preferences, "Ctrl+,")
 
         view = bar.addMenu("&View")
         self._action(view, "&Fit to view", self.canvas.fit_all, "F")
@@ -202,6 +206,7 @@ class MainWindow(QMainWindow):
             run, "&Generate", self.prompt_panel.request_generate, "Ctrl+Return", "Ctrl+Enter"
         )
         self.cancel_action = self._action(run, "&Cancel running job", self.cancel_running, "Esc")
+        self._action(run, "&Batch over files…", lambda: self.open_batch(), "Ctrl+B")
         for action in (self.generate_action, self.cancel_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
@@ -321,7 +326,39 @@ class MainWindow(QMainWindow):
             self.loader.load([Path(p) for p in paths], None)
 
     def _on_files_dropped(self, paths: list[Path], at: QPointF) -> None:
-        self.loader.load(paths, at)
+        folders = [p for p in paths if p.is_dir()]
+        if folders:  # a folder is a batch for the current generator
+            self.open_batch(folders)
+        files = [p for p in paths if not p.is_dir()]
+        if files:
+            self.loader.load(files, at)
+
+    def open_batch(self, paths: list[Path] | None = None) -> Any:
+        """The batch dialog for the current generator (or Style transfer if that takes no
+        input image), with `paths` added."""
+        from studio.ui.batch_dialog import BatchDialog, content_param
+
+        panel = self.prompt_panel
+        generator = panel.generators.get(panel.current_id)
+        if generator is None or content_param(generator) is None:
+            generator = panel.generators.get("style_transfer")
+            if generator is None:
+                self.banner.show_message("No generator here takes an input image")
+                return None
+            panel.select(generator.id)
+        dialog = self._batch_dialogs.get(generator.id)
+        if dialog is None:
+            dialog = self._batch_dialogs[generator.id] = BatchDialog(self, generator)
+        if paths:
+            dialog.add_paths(paths)
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def show_preferences(self) -> None:
+        from studio.ui.preferences import PreferencesDialog
+
+        PreferencesDialog(self.settings, self.executor, self).exec()
 
     def _on_file_loaded(self, path: Path, image: Any, at: QPointF | None, item_id: Any) -> None:
         items = self.canvas.add_images(

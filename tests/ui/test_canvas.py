@@ -128,3 +128,38 @@ def test_dropping_files_reports_paths_and_position(qtbot, tmp_path):
         canvas.dropEvent(event)
     assert dropped.args[0] == [path]
     assert dropped.args[1] == canvas.mapToScene(QPoint(100, 100))
+
+
+def _drag(canvas, item, to, modifier=Qt.KeyboardModifier.NoModifier):
+    start = canvas.mapFromScene(item.sceneBoundingRect().center())
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, modifier, start)
+    for step in range(1, 6):
+        QTest.mouseMove(canvas.viewport(), start + (to - start) * step / 5)
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, modifier, to)
+
+
+def test_alt_dragging_an_item_onto_another_asks_for_an_action_and_moves_nothing(qtbot):
+    canvas = make_canvas(qtbot)
+    source, target = canvas.add_images(images(2, size=100))
+    canvas.reset_zoom()
+    canvas.centerOn(source.sceneBoundingRect().united(target.sceneBoundingRect()).center())
+    before, steps = source.pos(), canvas.undo_stack.count()
+    onto = canvas.mapFromScene(target.sceneBoundingRect().center())
+    with qtbot.waitSignal(canvas.item_dropped_on, timeout=2000) as signal:
+        _drag(canvas, source, onto, Qt.KeyboardModifier.AltModifier)
+    assert signal.args == [source, target]
+    assert source.pos() == before
+    assert canvas.undo_stack.count() == steps
+
+
+def test_alt_dragging_onto_empty_canvas_is_an_ordinary_move(qtbot):
+    canvas = make_canvas(qtbot)
+    (item,) = canvas.add_images(images(1, size=100))
+    canvas.reset_zoom()
+    canvas.centerOn(item)
+    before = item.pos()
+    start = canvas.mapFromScene(item.sceneBoundingRect().center())
+    dropped = []
+    canvas.item_dropped_on.connect(lambda *args: dropped.append(args))
+    _drag(canvas, item, start + QPoint(120, 0), Qt.KeyboardModifier.AltModifier)
+    assert item.pos() != before and not dropped
