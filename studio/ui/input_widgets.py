@@ -3,6 +3,7 @@ previews to pick and blend styles (a MixParam)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,8 @@ class _Render(QRunnable):
         except Exception:  # noqa: BLE001 - without previews the grid shows the labels
             images = []
         qimages = [to_qimage(im) for im in images]
-        try:
+        with contextlib.suppress(RuntimeError):  # the form closed while they were rendering
             self._relay.ready.emit(qimages)
-        except RuntimeError:  # the form was closed while the previews were rendering
-            pass
 
 
 class MixGrid(QWidget):
