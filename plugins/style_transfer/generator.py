@@ -118,9 +118,9 @@ class StyleTransfer(Generator):
     # -- discovery
 
     def unavailable_reason(self, models_dir: Any) -> str | None:
-        from . import engine
+        from . import files
 
-        return engine.missing()
+        return files.missing()
 
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
         choices = [(ARBITRARY, "Any painting (arbitrary)"), (BUILTIN, "Built-in styles (26)")]
