@@ -56,6 +56,7 @@ class StyleTransfer(Generator):
             role="style",
             optional=True,
             help="The painting whose style to copy (any picture): for 'Any painting' and AdaIN.",
+            hidden_when=("model", BUILTIN),
         ),
         ImageParam(
             name="style_image_2",
@@ -63,12 +64,14 @@ class StyleTransfer(Generator):
             role="style",
             optional=True,
             help="Optional: blend a second painting's style in, by 'Second painting weight'.",
+            hidden_when=("model", BUILTIN),
         ),
         FloatParam(
             name="style_mix",
             label="Second painting weight",
             default=0.5,
             help="0: only the first painting; 1: only the second.",
+            hidden_when=("model", BUILTIN),
         ),
         MixParam(
             name="styles",
@@ -108,6 +111,7 @@ class StyleTransfer(Generator):
             labels=("Full resolution (tiled)", "Half resolution (tiled)", "One pass (upscaled)"),
             help="The scale at which the network paints: full resolution gives the finest "
             "strokes; one pass paints at 384 px and scales up (soft).",
+            hidden_when=("model", BUILTIN),
         ),
     )
 

@@ -46,6 +46,7 @@ class Param:
     label: shown in the parameter panel. help: tooltip and `--help` text.
     visible_when: optional (other_param, value) or (other_param, (value, value, ...)): the
     parameter only applies then (the panel hides it; validation still fills its default).
+    hidden_when: the same form; the parameter applies except then.
     """
 
     name: str
@@ -53,6 +54,7 @@ class Param:
     default: Any = None
     help: str = ""
     visible_when: tuple[str, Any] | None = None
+    hidden_when: tuple[str, Any] | None = None  # the opposite: applies except then
 
     @property
     def title(self) -> str:
@@ -67,15 +69,19 @@ class Param:
         return self.validate(text)
 
     def applies(self, params: Mapping[str, Any]) -> bool:
-        if self.visible_when is None:
-            return True
-        other, wanted = self.visible_when
-        if isinstance(wanted, tuple | frozenset | set | list):
-            return params.get(other) in wanted
-        return params.get(other) == wanted
+        if self.hidden_when is not None and _matches(self.hidden_when, params):
+            return False
+        return self.visible_when is None or _matches(self.visible_when, params)
 
     def _fail(self, message: str) -> ParamError:
         return ParamError(f"{self.title} ({self.name}): {message}")
+
+
+def _matches(condition: tuple[str, Any], params: Mapping[str, Any]) -> bool:
+    other, wanted = condition
+    if isinstance(wanted, tuple | frozenset | set | list):
+        return params.get(other) in wanted
+    return params.get(other) == wanted
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -45,10 +45,11 @@ class ImageInputs(QObject):
             buffer = io.BytesIO()
             item.picture.load().save(buffer, "PNG")
             data = buffer.getvalue()
-        folder = inputs_dir()
+        # inputs/<content hash>/<label>.png: same pixels, same file; the name stays readable
+        folder = inputs_dir() / hashlib.sha256(data).hexdigest()[:16]
         folder.mkdir(parents=True, exist_ok=True)
-        stem = sanitise(Path(item.label or "image").stem)[:40] or "image"
-        path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.png"
+        stem = sanitise(Path(item.label or "image").stem)[:60] or "image"
+        path = folder / f"{stem}.png"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(data)

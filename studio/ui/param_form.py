@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSlider,
@@ -62,11 +63,18 @@ class ParamForm(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._access: dict[str, tuple[Getter, Setter]] = {}
         self.widgets: dict[str, QWidget] = {}
+        self._wide_labels: dict[str, QLabel] = {}
         for spec in self.params:
             widget, getter, setter = self._build(spec)
             widget.setToolTip(spec.help)
             widget.setObjectName(f"param_{spec.name}")
-            self._layout.addRow(spec.title, widget)
+            if isinstance(widget, MixGrid):  # a grid needs the whole width: label above it
+                label = QLabel(spec.title)
+                self._wide_labels[spec.name] = label
+                self._layout.addRow(label)
+                self._layout.addRow(widget)
+            else:
+                self._layout.addRow(spec.title, widget)
             self._access[spec.name] = (getter, setter)
             self.widgets[spec.name] = widget
         self.changed.connect(self._update_visibility)
@@ -84,7 +92,10 @@ class ParamForm(QWidget):
     def _update_visibility(self) -> None:
         current = self.values()
         for spec in self.params:
-            self._layout.setRowVisible(self.widgets[spec.name], spec.applies(current))
+            visible = spec.applies(current)
+            self._layout.setRowVisible(self.widgets[spec.name], visible)
+            if spec.name in self._wide_labels:
+                self._layout.setRowVisible(self._wide_labels[spec.name], visible)
 
     # -- one builder per spec type
 

@@ -101,3 +101,13 @@ def test_visible_when():
     spec = IntParam(name="frames", visible_when=("mode", "interpolate"))
     assert spec.applies({"mode": "interpolate"})
     assert not spec.applies({"mode": "sample"})
+
+
+def test_hidden_when_is_the_opposite_and_combines_with_visible_when():
+    spec = IntParam(name="detail", hidden_when=("model", ("builtin", "other")))
+    assert spec.applies({"model": "arbitrary"})
+    assert not spec.applies({"model": "builtin"}) and not spec.applies({"model": "other"})
+    both = IntParam(name="x", visible_when=("mode", "a"), hidden_when=("model", "builtin"))
+    assert both.applies({"mode": "a", "model": "arbitrary"})
+    assert not both.applies({"mode": "a", "model": "builtin"})
+    assert not both.applies({"mode": "b", "model": "arbitrary"})
