@@ -118,6 +118,7 @@ class StyleTransfer(Generator):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._torch: dict[str, Any] = {}
+        self._vectors: dict[tuple, Any] = {}
 
     # -- discovery
 
@@ -181,11 +182,7 @@ class StyleTransfer(Generator):
             note = f"built-in style {p['styles']}"
             pixel_mix = strength
         elif model == ARBITRARY:
-            paintings = self._paintings(p)
-            vector = engine.mix_vectors(
-                [engine.style_vector(im, ctx.threads) for im, _ in paintings],
-                [w for _, w in paintings],
-            )
+            vector = self._painting_vector(p, ctx.threads)
             if strength < 1:
                 own = engine.style_vector(photo_image, ctx.threads)
                 vector = (strength * vector + (1 - strength) * own).astype(np.float32)
@@ -214,6 +211,26 @@ class StyleTransfer(Generator):
                 note=note,
             )
         ]
+
+    def _painting_vector(self, p: Any, threads: int) -> Any:
+        """The (blended) style vector of the painting(s); cached while the files are unchanged,
+        so a batch with one painting reads and encodes it once."""
+        from . import engine
+
+        key = (_stamp(p["style_image"]), _stamp(p["style_image_2"]), p["style_mix"])
+        with self._lock:
+            cached = self._vectors.get(key)
+        if cached is not None and None not in key[:1]:
+            return cached
+        paintings = self._paintings(p)
+        vector = engine.mix_vectors(
+            [engine.style_vector(im, threads) for im, _ in paintings], [w for _, w in paintings]
+        )
+        with self._lock:
+            if len(self._vectors) > 16:
+                self._vectors.clear()
+            self._vectors[key] = vector
+        return vector
 
     def _paintings(self, p: Any) -> list[tuple[Any, float]]:
         if not p["style_image"]:
@@ -272,6 +289,17 @@ def user_models(models_dir: Any) -> list[tuple[Path, str]]:
         elif entry.is_dir() and all((entry / n).is_file() for n in names.ADAIN_FILES):
             found.append((entry, f"{entry.name} (AdaIN)"))
     return found
+
+
+def _stamp(path: str | None) -> tuple | None:
+    """What identifies a file's content cheaply: path, size and modification time."""
+    if not path:
+        return None
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
 
 
 def _is_adain(path: Path) -> bool:

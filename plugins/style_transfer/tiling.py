@@ -85,7 +85,7 @@ def single_pass(photo: np.ndarray, network: Network, tile: int) -> np.ndarray:
     height, width = photo.shape[:2]
     scale = tile / max(height, width)
     small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
-    small = resize(photo, small_w, small_h, Image.Resampling.LANCZOS)
+    small = resize_8bit(photo, small_w, small_h)
     padded = _pad(small, tile - small_h, tile - small_w)
     return network(np.ascontiguousarray(padded))[:small_h, :small_w]
 
@@ -109,16 +109,14 @@ def full_resolution(
     if detail <= 0 or max(height, width) * detail <= tile:
         if progress is not None:
             progress(1, 1)
-        return resize(overall, width, height, Image.Resampling.LANCZOS)
+        return resize_8bit(overall, width, height)
     work = photo
     if detail < 1.0:
-        work = resize(
-            photo, round(width * detail), round(height * detail), Image.Resampling.LANCZOS
-        )
+        work = resize_8bit(photo, round(width * detail), round(height * detail))
     styled = stylise_tiled(work, network, tile, overlap, progress)
     styled = anchor(styled, overall, sigma=ANCHOR_SIGMA)
     if styled.shape[:2] != (height, width):
-        styled = resize(styled, width, height, Image.Resampling.LANCZOS)
+        styled = resize_8bit(styled, width, height)
     return styled
 
 
@@ -146,6 +144,16 @@ def resize(array: np.ndarray, width: int, height: int, method: Image.Resampling)
         for c in range(array.shape[2])
     ]
     return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def resize_8bit(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Lanczos resize of an image in 0-1 through 8 bits: one Pillow call for all channels, and
+    exact for photos (they are 8-bit to begin with); results end as 8 bits anyway."""
+    if array.shape[1] == width and array.shape[0] == height:
+        return array
+    image = Image.fromarray((np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    resized = image.resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.float32) / 255.0
 
 
 def blur(array: np.ndarray, sigma: float) -> np.ndarray:
