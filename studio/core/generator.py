@@ -92,6 +92,7 @@ class IntParam(Param):
     minimum: int = 0
     maximum: int = 100
     step: int = 1
+    multiple: int = 1  # values must be multiples of this (e.g. 8 for image sizes)
 
     def validate(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -106,6 +107,12 @@ class IntParam(Param):
             number = int(number)
         if not self.minimum <= number <= self.maximum:
             raise self._fail(f"{number} is out of range {self.minimum}..{self.maximum}")
+        if number % self.multiple:
+            below = number - number % self.multiple
+            raise self._fail(
+                f"{number} is not a multiple of {self.multiple} (try {below} or "
+                f"{below + self.multiple})"
+            )
         return number
 
 
@@ -442,6 +449,10 @@ class Generator:
         """(value, label) pairs a ModelParam offers in the window; empty for free text."""
         return []
 
+    def choices_for(self, spec: Param, models_dir: Any) -> list[tuple[str, str]]:
+        """The choices one ModelParam offers; by default `model_choices` for every one."""
+        return self.model_choices(models_dir)
+
     def choice_previews(self, name: str, models_dir: Any, side: int) -> list[Image] | None:
         """Small pictures of each label of MixParam `name` (called on a background thread,
         about `side` pixels), or None to show the labels as text."""
@@ -512,6 +523,7 @@ class Generator:
 
     def result(self, request: Request, image: Image, seed: int, **extra: Any) -> Result:
         """Build a Result carrying this generator's identity and the request's params."""
+        extra.setdefault("method", self.method or self.title)
         return Result(
             image=image,
             generator=self.id,
@@ -519,6 +531,5 @@ class Generator:
             params=dict(request.params),
             seed=seed,
             title=self.title,
-            method=self.method or self.title,
             **extra,
         )

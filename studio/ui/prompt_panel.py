@@ -59,7 +59,7 @@ class PromptPanel(QWidget):
         for generator in generators:
             form = ParamForm(
                 generator.params,
-                choices=lambda _spec, g=generator: g.model_choices(models_dir),
+                choices=lambda spec, g=generator: g.choices_for(spec, models_dir),
                 previews=lambda name, side, g=generator: g.choice_previews(name, models_dir, side),
             )
             self._form_of[generator.id] = form
