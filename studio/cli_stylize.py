@@ -46,7 +46,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
     p.add_argument("--strength", type=float, default=1.0, help="0 (the photo) to 1 (default)")
     p.add_argument("--keep-colours", action="store_true", help="keep the photo's colours")
-    p.add_argument("--max-side", type=int, default=0, help="cap the longer side (0: own size)")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=0,
+        choices=(0, 4096, 2048, 1024, 512),
+        help="cap the longer side: 4096, 2048, 1024 or 512 (default 0: the photo's own size)",
+    )
     p.add_argument("--detail", choices=("fine", "medium", "coarse"), default="fine")
     p.add_argument("--name", default=DEFAULT_TEMPLATE, help="file name template (as export)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")

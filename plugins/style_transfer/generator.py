@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -182,16 +183,22 @@ class StyleTransfer(Generator):
             note = f"built-in style {p['styles']}"
             pixel_mix = strength
         elif model == ARBITRARY:
-            vector = self._painting_vector(p, ctx.threads)
-            if strength < 1:
-                own = engine.style_vector(photo_image, ctx.threads)
-                vector = (strength * vector + (1 - strength) * own).astype(np.float32)
-            styled = engine.arbitrary(photo, vector, detail, ctx.threads, on_tile)
+            vector = self._painting_vector(p, ctx.threads)  # checks the paintings even at 0
+            if strength <= 0:
+                styled = photo  # the result is the photo: skip the network
+            else:
+                if strength < 1:
+                    own = engine.style_vector(photo_image, ctx.threads)
+                    vector = (strength * vector + (1 - strength) * own).astype(np.float32)
+                styled = engine.arbitrary(photo, vector, detail, ctx.threads, on_tile)
             note = _detail_note(photo, detail, engine.TILE, engine.OVERLAP)
             pixel_mix = min(1.0, 2 * strength)  # the vector does the upper half, pixels the lower
         else:
             network, tile, note = self._torch_network(Path(model), p, ctx, strength)
-            styled = tiling.full_resolution(photo, network, tile, TORCH_OVERLAP, detail, on_tile)
+            with _torch_threads(ctx.threads):
+                styled = tiling.full_resolution(
+                    photo, network, tile, TORCH_OVERLAP, detail, on_tile, fixed_size=False
+                )
             note += "; " + _detail_note(photo, detail, tile, TORCH_OVERLAP)
             pixel_mix = 1.0 if _is_adain(Path(model)) else strength
         if p["keep_colours"]:
@@ -218,9 +225,11 @@ class StyleTransfer(Generator):
         from . import engine
 
         key = (_stamp(p["style_image"]), _stamp(p["style_image_2"]), p["style_mix"])
+        given = (p["style_image"], p["style_image_2"])
+        usable = all(stamp is not None or not path for stamp, path in zip(key, given, strict=False))
         with self._lock:
-            cached = self._vectors.get(key)
-        if cached is not None and None not in key[:1]:
+            cached = self._vectors.get(key) if usable else None
+        if cached is not None:
             return cached
         paintings = self._paintings(p)
         vector = engine.mix_vectors(
@@ -249,7 +258,9 @@ class StyleTransfer(Generator):
             if _is_adain(path):
                 folder = path if path.is_dir() else path.parent
                 encoder, decoder = self._cached(
-                    folder, device, lambda: torch_nets.load_adain(folder)
+                    folder,
+                    device,
+                    lambda: tuple(n.to(device) for n in torch_nets.load_adain(folder)),
                 )
                 styles = [
                     (torch_nets.style_features(encoder, _array(im)), w)
@@ -257,7 +268,7 @@ class StyleTransfer(Generator):
                 ]
                 network = torch_nets.adain_network(encoder, decoder, styles, strength)
                 return network, TORCH_TILE, f"AdaIN {folder.name}, alpha {strength:g}"
-            net = self._cached(path, device, lambda: torch_nets.load_fast(path))
+            net = self._cached(path, device, lambda: torch_nets.load_fast(path).to(device))
             return torch_nets.fast_network(net), TORCH_TILE, f"fast neural style {path.name}"
         except torch_nets.CheckpointError as exc:
             raise GeneratorError(str(exc)) from None
@@ -289,6 +300,20 @@ def user_models(models_dir: Any) -> list[tuple[Path, str]]:
         elif entry.is_dir() and all((entry / n).is_file() for n in names.ADAIN_FILES):
             found.append((entry, f"{entry.name} (AdaIN)"))
     return found
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Any:
+    """Limit torch to the Settings' CPU threads for one run (0: leave torch's default)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _stamp(path: str | None) -> tuple | None:

@@ -80,14 +80,18 @@ def stylise_tiled(
 ANCHOR_SIGMA = 6.0  # pixels of the global pass: broad tone only, never strokes
 
 
-def single_pass(photo: np.ndarray, network: Network, tile: int) -> np.ndarray:
-    """The whole photo shrunk to one tile (longer side), through `network`, at that size."""
+def single_pass(
+    photo: np.ndarray, network: Network, tile: int, fixed_size: bool = True
+) -> np.ndarray:
+    """The whole photo shrunk to fit one tile (never enlarged), through `network`, at that
+    size. A `fixed_size` network gets its input padded to exactly `tile`."""
     height, width = photo.shape[:2]
-    scale = tile / max(height, width)
+    scale = min(1.0, tile / max(height, width))
     small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
     small = resize_8bit(photo, small_w, small_h)
-    padded = _pad(small, tile - small_h, tile - small_w)
-    return network(np.ascontiguousarray(padded))[:small_h, :small_w]
+    if fixed_size:
+        small = _pad(small, tile - small_h, tile - small_w)
+    return network(np.ascontiguousarray(small))[:small_h, :small_w]
 
 
 def full_resolution(
@@ -97,15 +101,17 @@ def full_resolution(
     overlap: int,
     detail: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
+    fixed_size: bool = True,
 ) -> np.ndarray:
-    """Stylise `photo` at its own size with a network that sees `tile` pixels at a time.
+    """Stylise `photo` at its own size with a network that sees `tile` pixels at a time
+    (exactly `tile` when `fixed_size`; a fully convolutional network takes any size).
 
     detail: the scale at which the network sees the photo. 1.0 tiles it at full resolution
     (finest strokes); 0.5 tiles it at half size and upscales; 0 is one pass at `tile` pixels,
     upscaled (soft: the baseline). Tiles are anchored to the one-pass result's broad tones.
     """
     height, width = photo.shape[:2]
-    overall = single_pass(photo, network, tile)
+    overall = single_pass(photo, network, tile, fixed_size)
     if detail <= 0 or max(height, width) * detail <= tile:
         if progress is not None:
             progress(1, 1)

@@ -165,13 +165,26 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
     except Exception as exc:  # noqa: BLE001 - pickle, zip and weights-only errors all mean the same
         raise CheckpointError(
             f"'{path.name}' is not a PyTorch checkpoint Studio can read safely "
-            f"(weights only): {str(exc).splitlines()[0][:200]}"
+            f"(weights only): {_reason(exc)}"
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"'{path.name}' holds no state dict of tensors")
     return state
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reason(exc: BaseException) -> str:
+    """The line of torch's long weights-only message that says what was refused."""
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if "Unsupported" in line or "WeightsUnpickler error" in line:
+            return line.replace("WeightsUnpickler error:", "").strip()[:240]
+    return (lines[0] if lines else type(exc).__name__)[:240]
 
 
 def _load_into(module: nn.Module, state: dict, path: Path, kind: str) -> None:
@@ -207,27 +220,31 @@ def load_adain(folder: Path) -> tuple[nn.Sequential, nn.Sequential]:
 # ---------------------------------------------------------------- running
 
 
-def _tensor(array: np.ndarray, scale: float) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None] * scale
+def _tensor(array: np.ndarray, scale: float, like: nn.Module) -> torch.Tensor:
+    """An NCHW tensor on the device of the network `like`."""
+    device = next(like.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None] * scale
+    return x.to(device)
 
 
 def _array(tensor: torch.Tensor, scale: float) -> np.ndarray:
-    return (tensor[0] / scale).clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float32)
+    return (tensor[0] / scale).clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
 
 
 def fast_network(net: TransformerNet):  # noqa: ANN201 - tiling.Network
     """A function of one HxWx3 0-1 tile, for the tiler."""
 
     def run(tile: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return _array(net(_tensor(tile, 255.0)), 255.0)
+        with torch.inference_mode():  # odd sizes come back a little larger: crop
+            out = _array(net(_tensor(tile, 255.0, net)), 255.0)
+        return out[: tile.shape[0], : tile.shape[1]]
 
     return run
 
 
 def style_features(encoder: nn.Sequential, painting: np.ndarray) -> torch.Tensor:
     with torch.inference_mode():
-        return encoder(_tensor(painting, 1.0))
+        return encoder(_tensor(painting, 1.0, encoder))
 
 
 def adain_network(
@@ -241,7 +258,7 @@ def adain_network(
 
     def run(tile: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            content = encoder(_tensor(tile, 1.0))
+            content = encoder(_tensor(tile, 1.0, encoder))
             target = sum(adain(content, feats) * (w / total) for feats, w in styles)
             mixed = alpha * target + (1 - alpha) * content
             out = _array(decoder(mixed), 1.0)
