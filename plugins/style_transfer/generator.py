@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -195,7 +194,9 @@ class StyleTransfer(Generator):
             pixel_mix = min(1.0, 2 * strength)  # the vector does the upper half, pixels the lower
         else:
             network, tile, note = self._torch_network(Path(model), p, ctx, strength)
-            with _torch_threads(ctx.threads):
+            from studio.core.devices import torch_threads
+
+            with torch_threads(ctx.threads):
                 styled = tiling.full_resolution(
                     photo, network, tile, TORCH_OVERLAP, detail, on_tile, fixed_size=False
                 )
@@ -300,20 +301,6 @@ def user_models(models_dir: Any) -> list[tuple[Path, str]]:
         elif entry.is_dir() and all((entry / n).is_file() for n in names.ADAIN_FILES):
             found.append((entry, f"{entry.name} (AdaIN)"))
     return found
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Any:
-    """Limit torch to the Settings' CPU threads for one run (0: leave torch's default)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _stamp(path: str | None) -> tuple | None:

@@ -176,6 +176,12 @@ class TextToImage(Generator):
     # -- running
 
     def run(self, request: Request, ctx: Context) -> list[Result]:
+        from studio.core.devices import torch_threads
+
+        with torch_threads(ctx.threads):
+            return self._run(request, ctx)
+
+    def _run(self, request: Request, ctx: Context) -> list[Result]:
         p = request.params
         entry = self._entry(p["model"], ctx.models_dir)
         import torch

@@ -137,7 +137,6 @@ def load(entry: ModelEntry, device: Any, offload: bool = False) -> Any:
         StableDiffusionPipeline,
         StableDiffusionXLPipeline,
     )
-
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -28,6 +30,20 @@ class Device:
 
 
 CPU = Device("cpu", "CPU")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Limit torch's CPU threads for one run (Settings → CPU threads); 0 leaves its default."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve(preference: str = "auto") -> Device:

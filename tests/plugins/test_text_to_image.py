@@ -1,0 +1,245 @@
+"""Text to image on tiny random pipelines built here, fully offline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from plugins.text_to_image import discovery, pipelines
+from plugins.text_to_image.generator import TextToImage
+from studio.core.devices import CPU
+from studio.core.generator import Cancelled, Context, GeneratorError, ParamError
+from tests.t2i_tiny import build_pipeline
+
+SMALL = {"prompt": "a cat on the mat", "steps": 3, "width": 64, "height": 64, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    build_pipeline(root / "tiny-sd")
+    build_pipeline(root / "tiny-lcm", scheduler="lcm")
+    return root
+
+
+@pytest.fixture
+def generator(models, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDIO_MODEL_PATHS", str(models))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
+    return TextToImage()
+
+
+def run(generator, models, **values):
+    record = []
+    ctx = Context(CPU, None, lambda *args: record.append(args), threads=1)
+    request = generator.make_request({"model": str(models / "tiny-sd"), **SMALL, **values})
+    return generator.run(request, ctx), record
+
+
+def pixels(image):
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def test_discovery_finds_folders_with_family_size_and_hash(generator, models):
+    entries = {e.name: e for e in generator.entries(None)}
+    assert set(entries) == {"tiny-sd", "tiny-lcm"}
+    entry = entries["tiny-sd"]
+    assert (entry.kind, entry.family, entry.problem) == ("folder", "sd1", None)
+    assert entry.size > 100_000 and len(entry.short_hash) == 8
+    assert entry.label.startswith("tiny-sd · SD 1.x · ") and entry.short_hash in entry.label
+    labels = dict(generator.model_choices(None))
+    assert labels[str(models / "tiny-sd")] == entry.label
+
+
+def test_a_folder_with_missing_files_says_what_is_missing(tmp_path, models):
+    broken = tmp_path / "broken"
+    shutil.copytree(models / "tiny-sd", broken)
+    shutil.rmtree(broken / "vae")
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    (entry,) = discovery.scan([tmp_path], hf_cache=False)
+    assert "vae/" in entry.problem and "unet/ weights" in entry.problem
+
+
+def test_an_unknown_family_is_refused_by_name(tmp_path, models, generator):
+    odd = tmp_path / "odd"
+    shutil.copytree(models / "tiny-sd", odd)
+    index = json.loads((odd / "model_index.json").read_text())
+    index["_class_name"] = "WuerstchenPipeline"
+    (odd / "model_index.json").write_text(json.dumps(index))
+    (entry,) = discovery.scan([tmp_path], hf_cache=False)
+    assert entry.family == "unknown" and "WuerstchenPipeline" in entry.problem
+    request = generator.make_request({"model": str(odd), **SMALL})
+    with pytest.raises(GeneratorError, match="family Studio cannot run"):
+        generator.run(request, Context(CPU, None))
+
+
+def test_models_in_the_hugging_face_cache_are_found_by_repository(tmp_path, models, monkeypatch):
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--tiny-sd"
+    shutil.copytree(models / "tiny-sd", repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    (repo / "blobs").mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    (entry,) = discovery.scan([], hf_cache=True)
+    assert (entry.name, entry.kind, entry.family, entry.problem) == (
+        "someone/tiny-sd",
+        "cache",
+        "sd1",
+        None,
+    )
+    assert discovery.find("someone/tiny-sd", [entry]) is entry
+
+
+def test_a_single_file_without_a_local_config_folder_says_what_to_add(tmp_path):
+    from safetensors.numpy import save_file
+
+    weights = {"model.diffusion_model.input_blocks.0.0.weight": np.zeros((2, 2), np.float32)}
+    weights["cond_stage_model.transformer.text_model.final_layer_norm.weight"] = np.zeros(2)
+    save_file(weights, str(tmp_path / "dream.safetensors"))
+    (entry,) = discovery.scan([tmp_path], hf_cache=False)
+    assert entry.family == "sd1" and entry.kind == "file"
+    assert "needs a local SD 1.x diffusers folder" in entry.problem
+    assert "will not download" in entry.problem
+
+
+def test_a_missing_model_and_no_model_are_clear_errors(generator, models, tmp_path):
+    with pytest.raises(GeneratorError, match="No model chosen"):
+        generator.run(generator.make_request({**SMALL}), Context(CPU, None))
+    request = generator.make_request({**SMALL, "model": str(tmp_path / "gone")})
+    with pytest.raises(GeneratorError, match="does not exist"):
+        generator.run(request, Context(CPU, None))
+    (tmp_path / "notes.txt").write_text("hi")
+    request = generator.make_request({**SMALL, "model": str(tmp_path)})
+    with pytest.raises(GeneratorError, match="neither a diffusers folder"):
+        generator.run(request, Context(CPU, None))
+
+
+def test_sizes_must_be_multiples_of_eight(generator):
+    with pytest.raises(ParamError, match="multiple of 8"):
+        generator.make_request({"width": 100})
+
+
+# ---------------------------------------------------------------- generation
+
+
+def test_text_to_image_is_deterministic_by_seed_and_image_i_uses_seed_plus_i(generator, models):
+    (first,), _ = run(generator, models)
+    (again,), _ = run(generator, models)
+    assert first.size == (64, 64) and first.seed == 1
+    assert np.array_equal(pixels(first.image), pixels(again.image))
+    batch, _ = run(generator, models, count=3)
+    assert [r.seed for r in batch] == [1, 2, 3]
+    assert np.array_equal(pixels(batch[0].image), pixels(first.image))
+    (second,), _ = run(generator, models, seed=2)
+    assert np.array_equal(pixels(batch[1].image), pixels(second.image))
+    assert not np.array_equal(pixels(batch[0].image), pixels(batch[1].image))
+    assert first.model_name == "tiny-sd" and first.method == "Euler a"
+
+
+def test_image_to_image_and_inpainting_share_one_pipeline(generator, models, tmp_path):
+    init = tmp_path / "init.png"
+    Image.new("RGB", (80, 72), (200, 40, 40)).save(init)
+    mask = tmp_path / "mask.png"
+    Image.new("L", (80, 72), 0).save(mask)
+    (img2img,), _ = run(generator, models, init_image=str(init), strength=0.5)
+    assert img2img.size == (80, 72)  # the init image's size (multiples of 8)
+    loaded = pipelines.shared.current
+    assert loaded.pipe("img2img").unet is loaded.text2img.unet
+    (inpaint,), _ = run(generator, models, init_image=str(init), mask=str(mask), strength=1.0)
+    assert inpaint.size == (80, 72)
+    assert loaded.pipe("inpaint").vae is loaded.text2img.vae
+    assert pipelines.shared.current is loaded  # nothing was reloaded
+    with pytest.raises(GeneratorError, match="needs an init image"):
+        run(generator, models, mask=str(mask))
+
+
+@pytest.mark.parametrize("scheduler", ["euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "ddim"])
+def test_every_scheduler_runs(generator, models, scheduler):
+    (result,), record = run(generator, models, scheduler=scheduler, steps=4)
+    assert result.size == (64, 64) and result.method == pipelines.SCHEDULERS[scheduler]
+    assert record[-1][:2] == (4, 4)
+
+
+def test_lcm_runs_on_an_lcm_model_and_is_refused_on_others(generator, models):
+    (result,), _ = run(generator, models, model=str(models / "tiny-lcm"), scheduler="lcm")
+    assert result.size == (64, 64)
+    with pytest.raises(GeneratorError, match="LCM needs"):
+        run(generator, models, scheduler="lcm")
+
+
+def test_switching_models_unloads_the_previous_one(generator, models):
+    run(generator, models)
+    first = pipelines.shared.current
+    run(generator, models, model=str(models / "tiny-lcm"), scheduler="euler")
+    assert pipelines.shared.current is not first
+    assert pipelines.shared.current.entry.name == "tiny-lcm"
+
+
+def test_a_lora_changes_the_image_by_its_weight(generator, models, tmp_path):
+    lora = write_lora(models / "tiny-sd", tmp_path / "style-lora.safetensors")
+    assert [e.path for e in discovery.scan_loras([tmp_path])] == [lora]
+    (plain,), _ = run(generator, models)
+    (full,), _ = run(generator, models, lora=str(lora), lora_weight=1.0)
+    (off,), _ = run(generator, models, lora=str(lora), lora_weight=0.0)
+    (again,), _ = run(generator, models)
+    assert np.abs(pixels(full.image) - pixels(plain.image)).max() > 5
+    assert np.abs(pixels(off.image) - pixels(plain.image)).max() <= 2
+    assert np.array_equal(pixels(again.image), pixels(plain.image))  # unloaded again
+    assert "LoRA style-lora" in full.note
+
+
+def write_lora(model_folder, path):
+    import torch
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet = UNet2DConditionModel.from_pretrained(model_folder / "unet", local_files_only=True)
+    torch.manual_seed(3)
+    unet.add_adapter(
+        LoraConfig(
+            r=4,
+            lora_alpha=4,
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+            init_lora_weights=False,
+        )
+    )
+    StableDiffusionPipeline.save_lora_weights(
+        path.parent, unet_lora_layers=get_peft_model_state_dict(unet), weight_name=path.name
+    )
+    return path
+
+
+# ---------------------------------------------------------------- previews and cancel
+
+
+def test_every_step_reports_progress_and_previews_are_latent_pictures(generator, models):
+    results, record = run(generator, models, steps=5, count=2)
+    steps = [r[0] for r in record]
+    assert steps == sorted(steps) and steps[-1] == 10 and all(r[1] == 10 for r in record)
+    previews = [r[2] for r in record if r[2] is not None]
+    assert previews and all(isinstance(p, Image.Image) for p in previews)
+    assert previews[0].size == (32, 32)  # the latent grid: this tiny VAE downsamples by 2
+
+
+def test_cancel_stops_within_a_step_and_the_pipeline_runs_again(generator, models):
+    seen = []
+
+    def cancelled():
+        return len(seen) >= 2
+
+    ctx = Context(CPU, None, lambda step, *rest: seen.append(step), cancelled, threads=1)
+    request = generator.make_request({"model": str(models / "tiny-sd"), **SMALL, "steps": 20})
+    with pytest.raises(Cancelled):
+        generator.run(request, ctx)
+    assert len(seen) == 2  # no step ran after the one that saw the cancel
+    (result,), _ = run(generator, models)  # the interrupt flag is reset by the next call
+    assert result.size == (64, 64)
