@@ -131,7 +131,7 @@ class TextToImage(Generator):
             "(right-click an image → Paint a mask).",
         ),
         ModelParam(
-            name="lora", label="LoRA", kind="lora",
+            name="lora", label="LoRA", kind="lora", optional=True,
             help="A LoRA .safetensors file from your model folders, or a path.",
         ),
         FloatParam(

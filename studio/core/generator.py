@@ -283,9 +283,11 @@ class MixParam(Param):
 
 @dataclass(frozen=True, kw_only=True)
 class ModelParam(Param):
-    """A model file or folder of a given kind; the value is a path or a model name."""
+    """A model file or folder of a given kind; the value is a path or a model name.
+    optional: the panel offers "None" first (e.g. a LoRA)."""
 
     kind: str = ""
+    optional: bool = False
 
     def validate(self, value: Any) -> str | None:
         return None if value in (None, "") else str(value)

@@ -188,6 +188,7 @@ class CanvasView(QGraphicsView):
         self._panning: QPointF | None = None
         self._space = False
         self._alt_drag = False
+        self.mask_tool: Any = None  # while a mask is painted, the left button paints
 
     # -- content
 
@@ -350,7 +351,18 @@ class CanvasView(QGraphicsView):
             self.viewport().unsetCursor()
         super().keyReleaseEvent(event)
 
+    def _masking(self) -> bool:
+        return self.mask_tool is not None and self.mask_tool.active
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if (
+            self._masking()
+            and event.button() == Qt.MouseButton.LeftButton
+            and not self._space
+            and self.mask_tool.press(self.mapToScene(event.position().toPoint()))
+        ):
+            event.accept()
+            return
         pan = event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and self._space
         )
@@ -364,6 +376,9 @@ class CanvasView(QGraphicsView):
         self._alt_drag = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._masking() and self.mask_tool.move(self.mapToScene(event.position().toPoint())):
+            event.accept()
+            return
         if self._panning is not None:
             delta = event.position() - self._panning
             self._panning = event.position()
@@ -375,6 +390,9 @@ class CanvasView(QGraphicsView):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._masking() and self.mask_tool.release():
+            event.accept()
+            return
         if self._panning is not None:
             self._panning = None
             if self._space:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 STYLE = "style_transfer"
 
 
+def _digest(image: Any) -> str:
+    return hashlib.sha256(image.tobytes()).hexdigest()[:10]
+
+
 def inputs_dir() -> Path:
     """Where canvas items are written when a generator reads them (named by content hash)."""
     return data_dir() / "inputs"
@@ -82,6 +86,10 @@ class ImageInputs(QObject):
                     action.triggered.connect(
                         lambda _=False, g=generator.id, n=spec.name: self.use(item, g, n)
                     )
+        if "text_to_image" in panel.generators and "text_to_image" not in panel.unavailable:
+            menu.addSeparator()
+            paint = menu.addAction("Paint a mask for inpainting…")
+            paint.triggered.connect(lambda _=False: self.window.mask_tool.start(item))
         if menu.actions():
             menu.addSeparator()
         menu.addAction(self.window.canvas.delete_action)
@@ -92,6 +100,18 @@ class ImageInputs(QObject):
         title = self.window.prompt_panel.generators[generator_id].param(name).title
         label = item.label or "the image"
         self.window.status_label.setText(f"{label} is the {title.lower()} now")
+
+    def use_mask(self, item: ImageItem, mask: Any) -> None:
+        """A painted mask: the item becomes the init image, the mask the inpainting mask."""
+        init = self.file_for(item)
+        path = init.with_name(f"{init.stem}-mask-{_digest(mask)}.png")
+        if not path.exists():
+            mask.save(path)
+        panel = self.window.prompt_panel
+        panel.set_values("text_to_image", {"init_image": str(init), "mask": str(path)})
+        self.window.status_label.setText(
+            "Mask ready: write a prompt for the masked area and press Ctrl+Enter"
+        )
 
     # -- Alt+drag
 

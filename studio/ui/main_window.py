@@ -31,6 +31,7 @@ from studio.ui.image_inputs import ImageInputs
 from studio.ui.item_actions import ItemActions
 from studio.ui.job_runner import JobRunner
 from studio.ui.latent_map import LatentMapPanel
+from studio.ui.mask_tool import MaskTool
 from studio.ui.project_session import ProjectSession
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
@@ -87,6 +88,9 @@ class MainWindow(QMainWindow):
         self.session = ProjectSession(settings, self.canvas.layers, self)
         self.items = ItemActions(self)
         self.inputs = ImageInputs(self)
+        self.mask_tool = MaskTool(self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.mask_tool)
+        self.canvas.mask_tool = self.mask_tool
         self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 340)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
@@ -238,6 +242,7 @@ class MainWindow(QMainWindow):
         self.canvas.files_dropped.connect(self._on_files_dropped)
         self.canvas.item_dropped_on.connect(self.inputs.restyle)
         self.canvas.item_menu_requested.connect(self.inputs.fill_menu)
+        self.mask_tool.finished.connect(self.inputs.use_mask)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.loader.loaded.connect(self._on_file_loaded)
         self.loader.failed.connect(lambda _path, message, _ctx: self.banner.show_message(message))
@@ -326,6 +331,10 @@ class MainWindow(QMainWindow):
             self.loader.load([Path(p) for p in paths], None)
 
     def _on_files_dropped(self, paths: list[Path], at: QPointF) -> None:
+        models = [p for p in paths if _is_model(p)]
+        if models:
+            self.add_models(models)
+            paths = [p for p in paths if p not in models]
         folders = [p for p in paths if p.is_dir()]
         if folders:  # a folder is a batch for the current generator
             self.open_batch(folders)
@@ -358,7 +367,28 @@ class MainWindow(QMainWindow):
     def show_preferences(self) -> None:
         from studio.ui.preferences import PreferencesDialog
 
-        PreferencesDialog(self.settings, self.executor, self).exec()
+        dialog = PreferencesDialog(self.settings, self.executor, self)
+        dialog.models_changed.connect(self.refresh_model_choices)
+        dialog.exec()
+
+    def refresh_model_choices(self) -> None:
+        """Re-read the models every form offers (after model folders changed)."""
+        for form in (self.prompt_panel.form(g) for g in self.prompt_panel.generators):
+            if form is not None:
+                form.refresh_choices()
+
+    def add_models(self, paths: list[Path]) -> None:
+        """Model files and folders dropped on the window: remember them and offer them."""
+        from studio.core import config
+
+        added = [p for p in paths if config.add_model_path(p)]
+        self.refresh_model_choices()
+        names = ", ".join(p.name for p in paths)
+        if added:
+            self.status_label.setText(f"Added {names} to your models")
+        else:
+            self.status_label.setText(f"{names}: already among your models")
+        self.prompt_panel.select("text_to_image")
 
     def _on_file_loaded(self, path: Path, image: Any, at: QPointF | None, item_id: Any) -> None:
         items = self.canvas.add_images(
@@ -559,6 +589,13 @@ def _label(result: Any) -> str:
     if result.note:
         lines.append(result.note)
     return "\n".join(lines)
+
+
+def _is_model(path: Path) -> bool:
+    """A diffusers folder, or a checkpoint/LoRA file (not an image): goes to the model list."""
+    if path.is_dir():
+        return (path / "model_index.json").is_file()
+    return path.suffix.lower() in (".safetensors", ".ckpt")
 
 
 def _with_suffix(path: str) -> Path:

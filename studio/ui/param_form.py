@@ -205,11 +205,12 @@ class ParamForm(QWidget):
         return next(p for p in self.params if p.name == name)
 
     def _model(self, spec: ModelParam) -> tuple[QWidget, Getter, Setter]:
-        if not self._choices(spec):
-            return self._path(spec)
         combo = _combo()
         combo.setEditable(True)  # a path to the user's own file works too
         combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        combo.lineEdit().setPlaceholderText(
+            "none" if spec.optional else "a path, or drop a model on the window"
+        )
         self._fill(combo, spec)
         self._select(combo, spec.default)
         combo.currentTextChanged.connect(self.changed)
@@ -225,6 +226,8 @@ class ParamForm(QWidget):
     def _fill(self, combo: QComboBox, spec: Param) -> None:
         combo.blockSignals(True)
         combo.clear()
+        if getattr(spec, "optional", False):
+            combo.addItem("None", "")
         for value, label in self._choices(spec):
             combo.addItem(label, value)
         combo.blockSignals(False)

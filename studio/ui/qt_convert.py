@@ -45,3 +45,13 @@ def thumbnail(image: Image, size: int) -> QPixmap:
     if max(copy.size) > size:
         copy.thumbnail((size, size), PILImage.Resampling.LANCZOS)
     return to_pixmap(copy)
+
+
+def qimage_to_array(image: QImage) -> Any:
+    """A greyscale QImage's pixels as an HxW uint8 array (a copy)."""
+    import numpy as np
+
+    grey = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    height, width, stride = grey.height(), grey.width(), grey.bytesPerLine()
+    buffer = np.frombuffer(grey.constBits(), dtype=np.uint8, count=stride * height)
+    return buffer.reshape(height, stride)[:, :width].copy()

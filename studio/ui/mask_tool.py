@@ -1,0 +1,195 @@
+"""Painting an inpainting mask on a canvas image: brush, eraser, size and feather.
+
+The mask is a greyscale image the size of the picture (white: repaint, black: keep), shown as a
+red overlay. "Use mask" writes it, feathered, next to the picture's input file and hands both to
+the text-to-image form.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QToolBar,
+    QToolButton,
+)
+
+if TYPE_CHECKING:
+    from studio.ui.canvas import ImageItem
+
+
+class MaskItem(QGraphicsItem):
+    """The mask over one image item, painted in the item's pixel coordinates."""
+
+    def __init__(self, target: ImageItem) -> None:
+        super().__init__(target)
+        rect = target.boundingRect()
+        self.mask = QImage(
+            round(rect.width()), round(rect.height()), QImage.Format.Format_Grayscale8
+        )
+        self.mask.fill(0)
+        self._overlay: QImage | None = None
+        self.setZValue(1)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(0, 0, self.mask.width(), self.mask.height())
+
+    def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
+        if self._overlay is None:
+            overlay = QImage(self.mask.size(), QImage.Format.Format_ARGB32_Premultiplied)
+            overlay.fill(QColor(255, 60, 60))
+            overlay.setAlphaChannel(self.mask)
+            self._overlay = overlay
+        painter.setOpacity(0.55)
+        painter.drawImage(QPointF(0, 0), self._overlay)
+
+    def stroke(self, a: QPointF, b: QPointF, size: float, erase: bool) -> None:
+        painter = QPainter(self.mask)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(QColor(0, 0, 0) if erase else QColor(255, 255, 255), size)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        if a == b:  # a click: a round dab (Qt draws nothing for a zero-length line)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(pen.color())
+            painter.drawEllipse(a, size / 2, size / 2)
+        else:
+            painter.drawLine(a, b)
+        painter.end()
+        self._overlay = None
+        self.update()
+
+    def clear(self) -> None:
+        self.mask.fill(0)
+        self._overlay = None
+        self.update()
+
+    def painted(self) -> bool:
+        from studio.ui.qt_convert import qimage_to_array
+
+        return bool(qimage_to_array(self.mask).any())
+
+
+class MaskTool(QToolBar):
+    """The toolbar and mouse handling while a mask is painted on one item."""
+
+    finished = Signal(object, object)  # image item, PIL mask (feathered) or None if cancelled
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__("Mask", parent)
+        self.setObjectName("mask_toolbar")
+        self.item: ImageItem | None = None
+        self.overlay: MaskItem | None = None
+        self._last: QPointF | None = None
+        self.addWidget(QLabel("  Inpainting mask:  "))
+        self.brush = QToolButton()
+        self.brush.setText("Brush")
+        self.brush.setCheckable(True)
+        self.brush.setChecked(True)
+        self.eraser = QToolButton()
+        self.eraser.setText("Eraser")
+        self.eraser.setCheckable(True)
+        self.brush.toggled.connect(lambda on: self.eraser.setChecked(not on))
+        self.eraser.toggled.connect(lambda on: self.brush.setChecked(not on))
+        self.addWidget(self.brush)
+        self.addWidget(self.eraser)
+        self.size = self._slider("Size", 2, 400, 40)
+        self.feather = self._slider("Feather", 0, 100, 8)
+        clear = QPushButton("Clear")
+        clear.clicked.connect(lambda: self.overlay and self.overlay.clear())
+        self.use = QPushButton("Use mask")
+        self.use.setObjectName("use_mask")
+        self.use.clicked.connect(self.accept)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.cancel)
+        for widget in (clear, self.use, cancel):
+            self.addWidget(widget)
+        self.hide()
+
+    def _slider(self, label: str, low: int, high: int, value: int) -> QSlider:
+        self.addWidget(QLabel(f"  {label} "))
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setValue(value)
+        slider.setFixedWidth(110)
+        readout = QLabel(f"{value} px")
+        slider.valueChanged.connect(lambda v: readout.setText(f"{v} px"))
+        self.addWidget(slider)
+        self.addWidget(readout)
+        return slider
+
+    @property
+    def active(self) -> bool:
+        return self.item is not None
+
+    def start(self, item: ImageItem) -> None:
+        self.cancel()
+        self.item = item
+        self.overlay = MaskItem(item)
+        self.show()
+
+    # -- mouse, in scene coordinates (the canvas forwards while active)
+
+    def press(self, scene_pos: QPointF) -> bool:
+        if self.item is None or not self.item.sceneBoundingRect().contains(scene_pos):
+            return False
+        self._last = self.item.mapFromScene(scene_pos)
+        self._paint(self._last)
+        return True
+
+    def move(self, scene_pos: QPointF) -> bool:
+        if self._last is None or self.item is None:
+            return False
+        self._paint(self.item.mapFromScene(scene_pos))
+        return True
+
+    def release(self) -> bool:
+        if self._last is None:
+            return False
+        self._last = None
+        return True
+
+    def _paint(self, point: QPointF) -> None:
+        previous = self._last or point
+        self.overlay.stroke(previous, point, self.size.value(), self.eraser.isChecked())
+        self._last = point
+
+    # -- ending
+
+    def mask_image(self) -> Any:
+        """The painted mask as a PIL image, feathered by the Feather radius."""
+        from PIL import Image, ImageFilter
+
+        from studio.ui.qt_convert import qimage_to_array
+
+        mask = Image.fromarray(qimage_to_array(self.overlay.mask)).convert("L")
+        radius = self.feather.value()
+        return mask.filter(ImageFilter.GaussianBlur(radius)) if radius else mask
+
+    def accept(self) -> None:
+        if self.item is None:
+            return
+        if not self.overlay.painted():
+            self.parent().statusBar().showMessage("Paint the area to repaint first", 4000)
+            return
+        item, mask = self.item, self.mask_image()
+        self._end()
+        self.finished.emit(item, mask)
+
+    def cancel(self) -> None:
+        if self.item is not None:
+            self._end()
+
+    def _end(self) -> None:
+        if self.overlay is not None and self.overlay.scene() is not None:
+            self.overlay.scene().removeItem(self.overlay)
+        self.item = self.overlay = None
+        self._last = None
+        self.hide()

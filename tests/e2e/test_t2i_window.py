@@ -1,0 +1,103 @@
+"""Text to image in the window: adding models by dropping them, painting a mask, a job with
+previews, and the generated image on the canvas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from studio.core import config
+from studio.core.jobs import JobState
+from tests.t2i_tiny import build_pipeline
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture
+def clean_config(monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.delenv("STUDIO_MODEL_PATHS", raising=False)
+
+
+def test_dropping_a_model_folder_adds_it_to_the_models_and_the_form(
+    window, clean_config, tiny_model
+):
+    window._on_files_dropped([tiny_model], None)
+    assert tiny_model in config.model_paths()
+    assert window.prompt_panel.current_id == "text_to_image"
+    combo = window.prompt_panel.form().widgets["model"]
+    labels = [combo.itemText(i) for i in range(combo.count())]
+    assert any(text.startswith("tiny-sd · SD 1.x") for text in labels)
+    assert window.prompt_panel.form().values()["model"] == str(tiny_model)
+    assert window.prompt_panel.form().values()["lora"] is None  # optional: "None" first
+    window._on_files_dropped([tiny_model], None)
+    assert config.model_paths().count(tiny_model) == 1
+    assert "already" in window.status_label.text()
+
+
+def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
+    window, qtbot, clean_config, tiny_model
+):
+    window.executor.threads = 1
+    window.add_models([tiny_model])
+    form = window.prompt_panel.form("text_to_image")
+    form.set_values({"prompt": "a cat", "steps": 4, "width": 64, "height": 64, "seed": 5})
+    previews = []
+    window.runner.progress_changed.connect(lambda job, image: previews.append(image))
+    with qtbot.waitSignal(window.runner.job_finished, timeout=120_000) as finished:
+        window.prompt_panel.request_generate()
+    job = finished.args[0]
+    assert job.state is JobState.DONE, job.error
+    assert any(p is not None for p in previews)
+    item = window.canvas.item_for_key(job.item_ids[0])
+    assert item is not None and (item.picture.width, item.picture.height) == (64, 64)
+
+
+def test_painting_a_mask_sets_up_inpainting(window, qtbot, clean_config):
+    image = Image.new("RGB", (200, 120), (30, 90, 200))
+    key = window.session.project.add_image(image, "sky.png")
+    (item,) = window.canvas.add_images([(image, key, "sky.png")])
+    canvas = window.canvas
+    canvas.reset_zoom()
+    canvas.centerOn(item)
+    before = item.pos()
+    window.mask_tool.start(item)
+    window.mask_tool.feather.setValue(0)
+    window.mask_tool.size.setValue(20)
+    start = canvas.mapFromScene(item.mapToScene(40, 60))
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 9):
+        QTest.mouseMove(canvas.viewport(), start + QPoint(step * 10, 0))
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(80, 0))
+    assert item.pos() == before  # the item did not move while painting
+    mask = np.asarray(window.mask_tool.mask_image())
+    assert mask[60, 40:120].min() == 255 and mask[5, 5] == 0 and mask[60, 190] == 0
+    window.mask_tool.eraser.setChecked(True)
+    window.mask_tool.press(item.mapToScene(60, 60))
+    window.mask_tool.release()
+    assert np.asarray(window.mask_tool.mask_image())[60, 60] == 0
+    window.mask_tool.feather.setValue(6)
+    window.mask_tool.use.click()
+    assert not window.mask_tool.active
+    values = window.prompt_panel.form("text_to_image").values()
+    assert window.prompt_panel.current_id == "text_to_image"
+    saved = np.asarray(Image.open(values["mask"]))
+    assert saved.shape == (120, 200) and 0 < saved[60, 30] < 255  # feathered edge
+    assert Image.open(values["init_image"]).size == (200, 120)
+
+
+def test_an_unpainted_mask_is_not_used(window, clean_config):
+    image = Image.new("RGB", (64, 64))
+    (item,) = window.canvas.add_images([(image, None, "blank")])
+    window.mask_tool.start(item)
+    window.mask_tool.use.click()
+    assert window.mask_tool.active  # still painting; the status bar says why
+    window.mask_tool.cancel()
+    assert not window.mask_tool.active and item.childItems() == []
