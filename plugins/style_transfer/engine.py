@@ -102,6 +102,20 @@ def arbitrary(
     return tiling.full_resolution(photo, net, TILE, OVERLAP, detail, progress)
 
 
+def one_pass_image(photo: Image.Image, vector: np.ndarray, threads: int = 0) -> Image.Image:
+    """One 384 px pass over the whole photo, scaled back to its size: all in 8 bits except
+    the network's own input and output (the same arithmetic as tiling.full_resolution)."""
+    width, height = photo.size
+    scale = min(1.0, TILE / max(width, height))
+    small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
+    small = photo.resize((small_w, small_h), Image.Resampling.LANCZOS) if scale < 1 else photo
+    x = np.asarray(small, dtype=np.float32) / 255.0
+    x = tiling.pad_to(x, TILE - small_h, TILE - small_w)
+    out = transformer(vector, threads)(np.ascontiguousarray(x))[:small_h, :small_w]
+    image = to_image(out)
+    return image.resize((width, height), Image.Resampling.LANCZOS) if scale < 1 else image
+
+
 def builtin(
     photo: np.ndarray,
     weights: np.ndarray,

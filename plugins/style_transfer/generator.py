@@ -164,16 +164,26 @@ class StyleTransfer(Generator):
         photo_image = _open(p["image"], "photo")
         photo_image = _fit(photo_image, p["max_side"] or LIMIT)
         alpha = photo_image.getchannel("A") if photo_image.mode == "RGBA" else None
-        photo = engine.to_array(photo_image)
         strength = p["strength"]
         ctx.check_cancelled()
+        model = p["model"] or ARBITRARY
+        detail = DETAIL[p["detail"]]
+        one_pass = detail <= 0 or max(photo_image.size) * detail <= engine.TILE
+        if model == ARBITRARY and one_pass and strength >= 0.5 and not p["keep_colours"]:
+            # nothing per pixel to do at full size: stay in 8 bits, like a direct loop
+            vector = self._strength_vector(p, photo_image, strength, ctx.threads)
+            image = engine.one_pass_image(photo_image.convert("RGB"), vector, ctx.threads)
+            ctx.progress(1, 1)
+            if alpha is not None:
+                image.putalpha(alpha)
+            note = _detail_note(photo_image.size, detail, engine.TILE, engine.OVERLAP)
+            return [self.result(request, image, 0, model_name=_model_name(model), note=note)]
+        photo = engine.to_array(photo_image)
 
         def on_tile(done: int, total: int) -> None:
             ctx.progress(done, total)
             ctx.check_cancelled()
 
-        model = p["model"] or ARBITRARY
-        detail = DETAIL[p["detail"]]
         if model == BUILTIN:
             weights = np.zeros(len(STYLE_NAMES), dtype=np.float32)
             for index, weight in self.param("styles").weights(p["styles"]):
@@ -182,15 +192,12 @@ class StyleTransfer(Generator):
             note = f"built-in style {p['styles']}"
             pixel_mix = strength
         elif model == ARBITRARY:
-            vector = self._painting_vector(p, ctx.threads)  # checks the paintings even at 0
+            vector = self._strength_vector(p, photo_image, strength, ctx.threads)
             if strength <= 0:
                 styled = photo  # the result is the photo: skip the network
             else:
-                if strength < 1:
-                    own = engine.style_vector(photo_image, ctx.threads)
-                    vector = (strength * vector + (1 - strength) * own).astype(np.float32)
                 styled = engine.arbitrary(photo, vector, detail, ctx.threads, on_tile)
-            note = _detail_note(photo, detail, engine.TILE, engine.OVERLAP)
+            note = _detail_note(photo_image.size, detail, engine.TILE, engine.OVERLAP)
             pixel_mix = min(1.0, 2 * strength)  # the vector does the upper half, pixels the lower
         else:
             network, tile, note = self._torch_network(Path(model), p, ctx, strength)
@@ -200,7 +207,7 @@ class StyleTransfer(Generator):
                 styled = tiling.full_resolution(
                     photo, network, tile, TORCH_OVERLAP, detail, on_tile, fixed_size=False
                 )
-            note += "; " + _detail_note(photo, detail, tile, TORCH_OVERLAP)
+            note += "; " + _detail_note(photo_image.size, detail, tile, TORCH_OVERLAP)
             pixel_mix = 1.0 if _is_adain(Path(model)) else strength
         if p["keep_colours"]:
             styled = engine.keep_colours(styled, photo)
@@ -219,6 +226,17 @@ class StyleTransfer(Generator):
                 note=note,
             )
         ]
+
+    def _strength_vector(self, p: Any, photo: Any, strength: float, threads: int) -> Any:
+        """The painting's style vector moved towards the photo's own by 1 - strength (the
+        paintings are checked even at strength 0)."""
+        from . import engine
+
+        vector = self._painting_vector(p, threads)
+        if 0 < strength < 1:
+            own = engine.style_vector(photo, threads)
+            vector = (strength * vector + (1 - strength) * own).astype(vector.dtype)
+        return vector
 
     def _painting_vector(self, p: Any, threads: int) -> Any:
         """The (blended) style vector of the painting(s); cached while the files are unchanged,
@@ -358,10 +376,10 @@ def _one_hot(index: int) -> Any:
     return weights
 
 
-def _detail_note(photo: Any, detail: float, tile: int, overlap: int) -> str:
+def _detail_note(size: tuple[int, int], detail: float, tile: int, overlap: int) -> str:
     from . import tiling
 
-    height, width = photo.shape[:2]
+    width, height = size
     if detail <= 0 or max(height, width) * detail <= tile:
         return (
             f"one {tile} px pass, upscaled to {width}×{height}"

@@ -57,7 +57,7 @@ def stylise_tiled(
     height, width = image.shape[:2]
     pad_h, pad_w = max(0, tile - height), max(0, tile - width)
     if pad_h or pad_w:
-        image = _pad(image, pad_h, pad_w)
+        image = pad_to(image, pad_h, pad_w)
     full_h, full_w = image.shape[:2]
     acc = np.zeros((full_h, full_w, 3), dtype=np.float32)
     weight = np.zeros((full_h, full_w, 1), dtype=np.float32)
@@ -90,7 +90,7 @@ def single_pass(
     small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
     small = resize_8bit(photo, small_w, small_h)
     if fixed_size:
-        small = _pad(small, tile - small_h, tile - small_w)
+        small = pad_to(small, tile - small_h, tile - small_w)
     return network(np.ascontiguousarray(small))[:small_h, :small_w]
 
 
@@ -179,7 +179,7 @@ def blur(array: np.ndarray, sigma: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _pad(image: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
+def pad_to(image: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
     mode = "reflect" if pad_h < image.shape[0] and pad_w < image.shape[1] else "symmetric"
     if mode == "symmetric" and (pad_h >= 2 * image.shape[0] or pad_w >= 2 * image.shape[1]):
         mode = "edge"

@@ -3,10 +3,12 @@ progress; results go to the project and, if asked, straight to a folder."""
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
 
+SUBMIT_CHUNK = 8
+
+
 def content_param(generator: Generator) -> ImageParam | None:
     """The image a batch varies: the generator's first content ImageParam."""
     return next(
@@ -50,6 +55,8 @@ class BatchDialog(QDialog):
         self.setObjectName("batch_dialog")
         self.resize(560, 520)
         self.jobs: dict[int, Job] = {}
+        self.total = 0
+        self._pending: deque = deque()
         self.input_of: dict[int, Path] = {}
         self.done = self.failed = 0
         self.failures: list[str] = []
@@ -199,25 +206,43 @@ class BatchDialog(QDialog):
         self.done = self.failed = 0
         self.jobs.clear()
         self.problems.setPlainText("\n".join(self.failures))
-        for number, request in enumerate(requests, start=1):
+        self.total = len(requests)
+        self._pending = deque(enumerate(requests, start=1))
+        self._after, self._spec = after, spec
+        self.progress.setRange(0, max(1, self.total))
+        self.progress.setValue(0)
+        self.cancel_button.setEnabled(True)
+        self._submit_some()
+        return self.total
+
+    def _submit_some(self) -> None:
+        """Queue a few jobs per turn of the event loop, so the window stays responsive while
+        hundreds of rows join the queue."""
+        for _ in range(SUBMIT_CHUNK):
+            if not self._pending:
+                break
+            number, request = self._pending.popleft()
             fields: dict[str, Any] = {}
-            if after is not None:
-                fields["after"] = lambda job, n=number: after(job, n)
+            if self._after is not None:
+                fields["after"] = lambda job, n=number, write=self._after: write(job, n)
             job = self.window_.submit(request, self.generator.summary(request), **fields)
             if job is None:  # the project is read-only; the window said so
+                self._pending.clear()
+                self.total = len(self.jobs)
                 break
             self.jobs[job.id] = job
-            self.input_of[job.id] = Path(request.params[spec.name])
-        self.progress.setRange(0, max(1, len(self.jobs)))
-        self.progress.setValue(0)
+            self.input_of[job.id] = Path(request.params[self._spec.name])
         self._update_status()
-        self.cancel_button.setEnabled(bool(self.jobs))
-        return len(self.jobs)
+        if self._pending:
+            QTimer.singleShot(0, self._submit_some)
 
     def cancel(self) -> None:
+        self._pending.clear()
+        self.total = len(self.jobs)
         for job in list(self.jobs.values()):
             if not job.state.finished:
                 self.window_.runner.cancel(job)
+        self._update_status()
 
     def _refuse(self, message: str) -> int:
         self.status.setText(message)
@@ -241,13 +266,14 @@ class BatchDialog(QDialog):
         self._update_status()
 
     def _update_status(self) -> None:
-        total = len(self.jobs)
+        total = self.total
         finished = self.done + self.failed
         text = f"{finished} of {total} finished"
         if self.failed:
             text += f" · {self.failed} failed or cancelled"
         self.status.setStyleSheet("")
         self.status.setText(text)
+        self.progress.setRange(0, max(1, total))
         if finished == total:
             self.cancel_button.setEnabled(False)
 
