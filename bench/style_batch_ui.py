@@ -166,7 +166,8 @@ def main() -> None:
     )
     notes = (
         f"{app.platformName()}; {args.count} jobs (photos {BATCH_SIZE[0]}x{BATCH_SIZE[1]} PNG, "
-        f"{what}) queued through the batch dialog (8 per event-loop turn), {args.runs} run(s), fresh "
+        f"{what}) queued through the batch dialog (8 per event-loop turn), {args.runs} run(s), "
+        "fresh "
         f"window each, networks loaded beforehand; batch {rate:.2f} img/s submit -> shown "
         f"(worker first start -> last finish {worker:.2f} img/s) vs direct onnxruntime loop "
         f"{direct_rate:.2f} img/s (median of passes before and after each run: "
