@@ -228,17 +228,20 @@ class TextToImage(Generator):
             ctx.check_cancelled()
             seed = seed_at(request.seed, index)
             watcher = _StepWatcher(ctx, index * steps_per_image, total, family)
-            output = pipe(
-                prompt=p["prompt"],
-                negative_prompt=p["negative_prompt"] or None,
-                num_inference_steps=p["steps"],
-                guidance_scale=p["cfg"],
-                generator=torch.Generator("cpu").manual_seed(seed),
-                callback_on_step_end=watcher,
-                callback_on_step_end_tensor_inputs=["latents"],
-                **extra,
-            )
-            if watcher.cancelled:  # the half-denoised image is never shown
+            try:
+                output = pipe(
+                    prompt=p["prompt"],
+                    negative_prompt=p["negative_prompt"] or None,
+                    num_inference_steps=p["steps"],
+                    guidance_scale=p["cfg"],
+                    generator=torch.Generator("cpu").manual_seed(seed),
+                    callback_on_step_end=watcher,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                    **extra,
+                )
+            except _Stop:
+                output = None
+            if watcher.cancelled:  # the half-denoised latents are never decoded nor shown
                 del output
                 _free()
                 raise _cancelled()
@@ -272,6 +275,10 @@ class TextToImage(Generator):
         return entry
 
 
+class _Stop(Exception):  # noqa: N818 - a signal, not an error
+    """Raised from the step callback to leave a cancelled pipeline call at once."""
+
+
 class _StepWatcher:
     """diffusers' step-end callback: progress, throttled previews, and cancel within a step."""
 
@@ -288,7 +295,8 @@ class _StepWatcher:
         except Cancelled:
             self.cancelled = True
             pipe._interrupt = True  # diffusers skips the remaining steps; reset per call
-            return kwargs
+            raise _Stop() from None  # and leave now: decoding a discarded image costs steps
+
         now = time.monotonic()
         preview = None
         if step == 0 or now - self._last >= PREVIEW_INTERVAL_S:
@@ -344,9 +352,7 @@ def _open(path: str, what: str) -> Any:
 
 
 def _free() -> None:
-    import gc
-
-    gc.collect()
+    # The latents go with their last reference; only the GPU cache needs a word.
     try:
         import torch
 
