@@ -32,6 +32,13 @@ SCENES = {
              "size": 112},
         ],
     ),
+    "t2i": (
+        "text_to_image",
+        [
+            {"prompt": "a lighthouse on a cliff at dawn", "steps": 12, "width": 256,
+             "height": 256, "count": 2, "seed": 3},
+        ],
+    ),
     "style": (
         "style_transfer",
         [
@@ -63,6 +70,32 @@ def prepare_style(window, form, then) -> None:  # noqa: ANN001
     window.loader.load([photo], None)
 
 
+def prepare_t2i(window, then) -> None:  # noqa: ANN001
+    """A tiny random model (no real one ships), and a photo on the canvas to inpaint."""
+    import tempfile
+
+    from plugins.style_transfer import samples
+    from tests.t2i_tiny import build_pipeline
+
+    folder = Path(tempfile.mkdtemp(prefix="studio-shot-"))
+    window.add_models([build_pipeline(folder / "tiny-random-sd")])
+    photo = samples.photo(384, 256)
+    key = window.session.project.add_image(photo, "landscape.png")
+    window.canvas.add_images([(photo, key, "landscape.png")])
+    then()
+
+
+def paint_mask(window) -> None:  # noqa: ANN001
+    """Paint a stroke over the house of the photo, as a user would before inpainting."""
+    item = next(i for i in window.canvas.image_items() if i.label == "landscape.png")
+    window.canvas.fit_rect(item.sceneBoundingRect())
+    window.mask_tool.start(item)
+    for x in range(80, 170, 6):
+        window.mask_tool.press(item.mapToScene(x, 150))
+        window.mask_tool.move(item.mapToScene(x + 6, 175))
+        window.mask_tool.release()
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshot.png")
     scene = sys.argv[2] if len(sys.argv) > 2 else "gan"
@@ -84,6 +117,9 @@ def main() -> int:
             show_map()
         elif scene == "train":
             train()
+        elif scene == "t2i":
+            paint_mask(window)
+            QTimer.singleShot(500, shoot)
         else:
             QTimer.singleShot(1500 if scene == "style" else 300, shoot)
 
@@ -117,7 +153,8 @@ def main() -> int:
         probe()
 
     def shoot() -> None:
-        window.canvas.fit_all()
+        if not window.mask_tool.active:
+            window.canvas.fit_all()
         app.processEvents()
         if app.platformName() == "xcb":  # the real pixels on screen, menus and all
             picture = app.primaryScreen().grabWindow(window.winId())
@@ -130,6 +167,8 @@ def main() -> int:
     window.runner.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
     if scene == "style":
         QTimer.singleShot(300, lambda: prepare_style(window, form, next_job))
+    elif scene == "t2i":
+        QTimer.singleShot(300, lambda: prepare_t2i(window, next_job))
     else:
         QTimer.singleShot(500, next_job)
     return app.exec()

@@ -214,6 +214,7 @@ class ParamForm(QWidget):
         self._fill(combo, spec)
         self._select(combo, spec.default)
         combo.currentTextChanged.connect(self.changed)
+        combo.currentIndexChanged.connect(lambda _i: combo.lineEdit().setCursorPosition(0))
         self._model_combos[spec.name] = combo
 
         def get() -> str | None:
@@ -239,6 +240,8 @@ class ParamForm(QWidget):
             combo.setCurrentIndex(index)
         elif value:
             combo.setEditText(str(value))
+        if combo.lineEdit() is not None:  # show a long label from its start: the name
+            combo.lineEdit().setCursorPosition(0)
 
     def _path(self, spec: Param, images: bool = False) -> tuple[QWidget, Getter, Setter]:
         field = PathField(spec, images)
