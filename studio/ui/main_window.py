@@ -441,6 +441,9 @@ class MainWindow(QMainWindow):
         from studio.core.images import ImageLoadError
         from studio.core.metadata import read_metadata, restore_values
 
+        if _is_model(path):  # a model dropped on the panel: add it, like anywhere else
+            self.add_models([path])
+            return
         try:
             meta = read_metadata(path)
         except ImageLoadError as exc:

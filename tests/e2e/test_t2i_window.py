@@ -101,3 +101,15 @@ def test_an_unpainted_mask_is_not_used(window, clean_config):
     assert window.mask_tool.active  # still painting; the status bar says why
     window.mask_tool.cancel()
     assert not window.mask_tool.active and item.childItems() == []
+
+
+def test_a_model_dropped_on_the_generate_panel_is_added_too(window, clean_config, tmp_path):
+    from safetensors.numpy import save_file
+
+    lora = tmp_path / "ink.safetensors"
+    save_file({"unet.down.lora_A.weight": np.zeros((2, 2), np.float32)}, str(lora))
+    window.prompt_panel.image_dropped.emit(lora)
+    assert lora in config.model_paths()
+    combo = window.prompt_panel.form("text_to_image").widgets["lora"]
+    size = lora.stat().st_size
+    assert [combo.itemText(i) for i in range(combo.count())][:2] == ["None", f"ink · {size} B"]
