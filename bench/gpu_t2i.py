@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Row, isolate_studio_home, median, parser, report, spread  # noqa: E402
+from bench.t2i import measure_cancel  # noqa: E402
 
 
 def sd15_folder(folder: Path, dtype) -> Path:  # noqa: ANN001
@@ -177,20 +178,8 @@ def main() -> None:
         raw_times.append(timed[raw])
         ratios.append(timed[raw] / timed[app])
 
-    seen: list[int] = []
-    marks: dict[str, float] = {}
     cancel_at = min(args.cancel_at, args.steps - 1)
-
-    def cancelling(job, _preview) -> None:  # noqa: ANN001
-        seen.append(job.step)
-        if job.step == cancel_at and "cancel" not in marks:
-            marks["cancel"] = time.perf_counter()
-            job.token.cancel()
-
-    cancel_job = Job(request)
-    executor.execute(cancel_job, cancelling)
-    ended = time.perf_counter()
-    after = [s for s in seen if s > cancel_at]
+    cancel_job, after, latency = measure_cancel(executor, request, cancel_at)
     app_its, raw_its = args.steps / median(app_times), args.steps / median(raw_times)
     ratio = median(ratios)
     name = torch.cuda.get_device_name(0) if device.kind == "cuda" else str(device)
@@ -208,7 +197,7 @@ def main() -> None:
             f"alternating (ratios {spread(ratios)}); app {spread(app_times)} s, raw "
             f"{spread(raw_times)} s per image; {len(previews)} previews; built and saved in "
             f"{built:.0f} s; cancel at step {cancel_at}: {len(after)} step(s) after it, job "
-            f"{cancel_job.state.value} {ended - marks.get('cancel', ended):.3f} s later"
+            f"{cancel_job.state.value} {latency:.3f} s later"
         ),
     )
     report(row, args)

@@ -25,6 +25,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Row, isolate_studio_home, median, parser, report, spread  # noqa: E402
 
 
+def measure_cancel(executor, request, cancel_at: int):  # noqa: ANN001, ANN201
+    """Cancel a job from its progress report of step `cancel_at`: (job, steps reported after
+    the cancel, seconds from the cancel to the job's end)."""
+    from studio.core.jobs import Job
+
+    seen: list[int] = []
+    marks: dict[str, float] = {}
+
+    def cancelling(job, _preview) -> None:  # noqa: ANN001
+        seen.append(job.step)
+        if job.step == cancel_at and "cancel" not in marks:
+            marks["cancel"] = time.perf_counter()
+            job.token.cancel()
+
+    job = Job(request)
+    executor.execute(job, cancelling)
+    ended = time.perf_counter()
+    return job, [s for s in seen if s > cancel_at], ended - marks.get("cancel", ended)
+
+
 def main() -> None:
     options = parser(__doc__, runs=7)
     options.add_argument("--size", type=int, default=128, help="image side in pixels")
@@ -101,21 +121,8 @@ def main() -> None:
         ratios.append(r / a)
     ratio = median(ratios)
 
-    # cancel latency
-    seen: list[int] = []
     cancel_at = min(args.cancel_at, args.steps - 1)
-    marks: dict[str, float] = {}
-
-    def cancelling(job, _preview) -> None:  # noqa: ANN001
-        seen.append(job.step)
-        if job.step == cancel_at and "cancel" not in marks:
-            marks["cancel"] = time.perf_counter()
-            job.token.cancel()
-
-    cancel_job = Job(request)
-    executor.execute(cancel_job, cancelling)
-    ended = time.perf_counter()
-    after = [s for s in seen if s > cancel_at]
+    cancel_job, after, latency = measure_cancel(executor, request, cancel_at)
     per_step = median(app_times) / args.steps
     row = Row(
         benchmark="t2i",
@@ -131,7 +138,7 @@ def main() -> None:
             f"(ratios {spread(ratios)}); app {spread(app_times)} s, raw {spread(raw_times)} s; "
             f"{len(previews)} previews in the timed runs; cancel at step {cancel_at}: "
             f"{len(after)} step(s) ran after it, job {cancel_job.state.value} "
-            f"{ended - marks.get('cancel', ended):.3f} s after the cancel "
+            f"{latency:.3f} s after the cancel "
             f"({per_step:.3f} s per step)"
         ),
     )

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from tests.t2i_tiny import CROSS_DIM, components, write_tokenizer
+from tests.t2i_tiny import CROSS_DIM, components, save_pipeline
 
 # UNet: SD 1.x's blocks, few channels. A change of width between levels gives the resnets a
 # 1x1 shortcut (`skip_connection` / `nin_shortcut`), as in the real model.
@@ -65,26 +65,7 @@ def sd_layout_components(cross_dim: int = CROSS_DIM) -> dict:
 
 def build_sd_layout_pipeline(folder: Path) -> Path:
     """Save the tiny SD 1.x-structured StableDiffusionPipeline in diffusers' folder layout."""
-    from diffusers import StableDiffusionPipeline
-    from transformers import CLIPTokenizer
-
-    folder = Path(folder)
-    tok_dir = write_tokenizer(folder / "_tokenizer_src")
-    tokenizer = CLIPTokenizer(
-        vocab=str(tok_dir / "vocab.json"), merges=str(tok_dir / "merges.txt"), model_max_length=77
-    )
-    pipe = StableDiffusionPipeline(
-        **sd_layout_components(),
-        tokenizer=tokenizer,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder)
-    for leftover in tok_dir.iterdir():
-        leftover.unlink()
-    tok_dir.rmdir()
-    return folder
+    return save_pipeline(sd_layout_components(), folder)
 
 
 # ---------------------------------------------------------------- diffusers -> original names

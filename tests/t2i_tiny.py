@@ -97,6 +97,11 @@ def components(cross_dim: int = CROSS_DIM, scheduler: str = "ddim") -> dict:
 
 def build_pipeline(folder: Path, scheduler: str = "ddim") -> Path:
     """Save a tiny random StableDiffusionPipeline in diffusers' folder layout."""
+    return save_pipeline(components(scheduler=scheduler), folder)
+
+
+def save_pipeline(parts: dict, folder: Path) -> Path:
+    """Save unet, vae, text encoder and scheduler with the tiny tokenizer as a pipeline."""
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
@@ -105,7 +110,7 @@ def build_pipeline(folder: Path, scheduler: str = "ddim") -> Path:
         vocab=str(tok_dir / "vocab.json"), merges=str(tok_dir / "merges.txt"), model_max_length=77
     )
     pipe = StableDiffusionPipeline(
-        **components(scheduler=scheduler),
+        **parts,
         tokenizer=tokenizer,
         safety_checker=None,
         feature_extractor=None,
