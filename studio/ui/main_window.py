@@ -276,11 +276,14 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, job: Job, preview: Any) -> None:
         self.queue_panel.update_job(job, preview)
+        if preview is not None and job.request.generator == self.prompt_panel.current_id:
+            self.prompt_panel.show_preview(preview, f"step {job.step} of {job.total}")
         if job.total:
             self.status_label.setText(f"Running {job.title}… {job.step}/{job.total}")
 
     def _on_job_finished(self, job: Job) -> None:
         self.queue_panel.update_job(job)
+        self.prompt_panel.show_preview(None)
         if job.state is JobState.DONE:
             self._show_results(job)
             took = job.finished - job.started

@@ -49,13 +49,19 @@ def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
     window.add_models([tiny_model])
     form = window.prompt_panel.form("text_to_image")
     form.set_values({"prompt": "a cat", "steps": 4, "width": 64, "height": 64, "seed": 5})
-    previews = []
-    window.runner.progress_changed.connect(lambda job, image: previews.append(image))
+    previews, shown = [], []
+
+    def watch(_job, image):
+        previews.append(image)
+        shown.append(window.prompt_panel.preview.isVisible())
+
+    window.runner.progress_changed.connect(watch)
     with qtbot.waitSignal(window.runner.job_finished, timeout=120_000) as finished:
         window.prompt_panel.request_generate()
     job = finished.args[0]
     assert job.state is JobState.DONE, job.error
     assert any(p is not None for p in previews)
+    assert any(shown) and not window.prompt_panel.preview.isVisible()  # live, then hidden
     item = window.canvas.item_for_key(job.item_ids[0])
     assert item is not None and (item.picture.width, item.picture.height) == (64, 64)
 
