@@ -376,7 +376,7 @@ class MainWindow(QMainWindow):
 
     def refresh_model_choices(self) -> None:
         """Re-read the models every form offers (after model folders changed)."""
-        for form in (self.prompt_panel.form(g) for g in self.prompt_panel.generators):
+        for form in self.prompt_panel.built_forms():
             if form is not None:
                 form.refresh_choices()
 
@@ -416,7 +416,7 @@ class MainWindow(QMainWindow):
 
     def _on_trained(self, _job: Job) -> None:
         # A new model version: offer it in the forms, and re-draw the map with it.
-        for form in (self.prompt_panel.form(g) for g in self.prompt_panel.generators):
+        for form in self.prompt_panel.built_forms():
             form.refresh_choices()
         if self.latent_map is not None and self.latent_map.ready:
             self.latent_map.load()

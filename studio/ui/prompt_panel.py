@@ -64,14 +64,8 @@ class PromptPanel(QWidget):
         self.generate_button.clicked.connect(self.request_generate)
 
         self._form_of: dict[str, ParamForm] = {}
-        for generator in generators:
-            form = ParamForm(
-                generator.params,
-                choices=lambda spec, g=generator: g.choices_for(spec, models_dir),
-                previews=lambda name, side, g=generator: g.choice_previews(name, models_dir, side),
-            )
-            self._form_of[generator.id] = form
-            self.forms.addWidget(form)
+        self._models_dir = models_dir
+        for generator in generators:  # forms are built when first needed: a quicker start
             self.picker.addItem(generator.title, generator.id)
         for name in self.unavailable:
             if name not in self.generators:  # a plugin that failed to import
@@ -105,7 +99,25 @@ class PromptPanel(QWidget):
             self.picker.setCurrentIndex(index)
 
     def form(self, generator_id: str | None = None) -> ParamForm | None:
-        return self._form_of.get(generator_id or self.current_id)
+        """The form of a generator (the current one by default), built on first use."""
+        gid = generator_id or self.current_id
+        generator = self.generators.get(gid)
+        if generator is None:
+            return None
+        if gid not in self._form_of:
+            models_dir = self._models_dir
+            form = ParamForm(
+                generator.params,
+                choices=lambda spec, g=generator: g.choices_for(spec, models_dir),
+                previews=lambda name, side, g=generator: g.choice_previews(name, models_dir, side),
+            )
+            self._form_of[gid] = form
+            self.forms.addWidget(form)
+        return self._form_of[gid]
+
+    def built_forms(self) -> list[ParamForm]:
+        """The forms built so far (the others will read fresh choices when built)."""
+        return list(self._form_of.values())
 
     def set_values(self, generator_id: str, values: dict[str, Any]) -> None:
         self.select(generator_id)
