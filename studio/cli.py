@@ -412,6 +412,33 @@ def _progress_bar(quiet: bool, title: str, unit: str = "img") -> Any:
     return tqdm(total=0, desc=title, unit=unit, disable=quiet, file=sys.stderr, leave=False)
 
 
+def _list_user_models(root: Path) -> None:
+    """Your own text-to-image models and LoRAs (model folders, the Hugging Face cache)."""
+    from studio.core.registry import default_registry
+
+    try:
+        generator = default_registry().get("text_to_image")
+    except KeyError:
+        return
+    if generator.unavailable_reason(root):
+        return
+    entries = generator.entries(root)
+    loras = [(str(p), label) for p, label in generator.choices_for(generator.param("lora"), root)]
+    if not entries and not loras:
+        print("No text-to-image models found: add model folders in Edit → Preferences, or set "
+              "STUDIO_MODEL_PATHS.")  # fmt: skip
+        return
+    print("Text-to-image models:")
+    for entry in entries:
+        print(f"  {entry.label}  [{entry.kind}]\n      {entry.path}")
+        if entry.problem:
+            print(f"      cannot load: {entry.problem}")
+        elif entry.config is not None:
+            print(f"      configuration from {entry.config}")
+    for path, label in loras:
+        print(f"  LoRA {label}\n      {path}")
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from studio.core.models import format_size, installed_models, models_dir
     from studio.core.registry import default_registry
@@ -421,13 +448,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows = list(installed_models(root))
         if not rows:
             print(f"No models installed in {root}. Run `studio models install-defaults`.")
-            return 0
-        print(f"Models in {root}:")
+        else:
+            print(f"Models in {root}:")
         for model in rows:
             card = model.card
             size = format_size(model.size_bytes)
             print(f"  {card.name}  [{card.generator}]  {size}  sha256:{card.short_hash}")
             print(f"      source: {card.source}\n      licence: {card.license}")
+        _list_user_models(root)
         return 0
     failures = 0
     for generator in default_registry().generators():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -243,3 +244,19 @@ def test_cancel_stops_within_a_step_and_the_pipeline_runs_again(generator, model
     assert len(seen) == 2  # no step ran after the one that saw the cancel
     (result,), _ = run(generator, models)  # the interrupt flag is reset by the next call
     assert result.size == (64, 64)
+
+
+def test_models_list_shows_the_users_models_and_why_one_cannot_load(
+    generator, models, tmp_path, monkeypatch, capsys
+):
+    from studio.cli import main
+
+    broken = tmp_path / "half"
+    shutil.copytree(models / "tiny-sd", broken)
+    shutil.rmtree(broken / "text_encoder")
+    monkeypatch.setenv("STUDIO_MODEL_PATHS", f"{models}{os.pathsep}{tmp_path}")
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "defaults"))
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-sd · SD 1.x" in out and "tiny-lcm · SD 1.x" in out
+    assert "cannot load: 'half' is incomplete: missing text_encoder/" in out
