@@ -89,7 +89,7 @@ def components(cross_dim: int = CROSS_DIM, scheduler: str = "ddim") -> dict:
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", set_alpha_to_one=False
     )
     if scheduler == "lcm":
-        sched = LCMScheduler(**common)
+        sched = LCMScheduler(**common, steps_offset=1)
     else:
         sched = DDIMScheduler(**common, clip_sample=False, steps_offset=1)
     return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "scheduler": sched}
