@@ -162,6 +162,9 @@ class ChoiceParam(Param):
         for choice in self.choices:  # "256" on the command line means the int 256
             if str(choice) == str(value):
                 return choice
+        for choice, label in zip(self.choices, self.labels, strict=False):  # or its label
+            if str(value).strip().lower() == label.lower():
+                return choice
         allowed = ", ".join(str(c) for c in self.choices)
         raise self._fail(f"{value!r} is not one of: {allowed}")
 

@@ -73,7 +73,11 @@ _WRITTEN_IN_HEAD = {"prompt", "negative_prompt", "steps", "cfg", "guidance_scale
 _HEAD_KEYS = {"steps", "sampler", "cfg scale", "seed", "size", "model hash", "model"}
 _A1111_KEY = re.compile(r"\w[\w \-/]+")  # what A1111's own pair regex accepts as a key
 _XML_UNSAFE = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
-_ALIASES = {"cfg": ("guidance_scale",), "steps": ("num_inference_steps",)}
+_ALIASES = {
+    "cfg": ("guidance_scale",),
+    "steps": ("num_inference_steps",),
+    "sampler": ("scheduler",),  # A1111's "Sampler: DPM++ 2M Karras" picks by label
+}
 
 
 @dataclass

@@ -111,3 +111,10 @@ def test_hidden_when_is_the_opposite_and_combines_with_visible_when():
     assert both.applies({"mode": "a", "model": "arbitrary"})
     assert not both.applies({"mode": "a", "model": "builtin"})
     assert not both.applies({"mode": "b", "model": "arbitrary"})
+
+
+def test_a_choice_is_also_accepted_by_its_label_in_any_case():
+    spec = ChoiceParam(name="scheduler", choices=("euler_a", "dpm"), labels=("Euler a", "DPM++"))
+    assert spec.validate("euler a") == "euler_a" and spec.validate("DPM++") == "dpm"
+    with pytest.raises(ParamError, match="not one of"):
+        spec.validate("Heun")

@@ -260,3 +260,30 @@ def test_models_list_shows_the_users_models_and_why_one_cannot_load(
     out = capsys.readouterr().out
     assert "tiny-sd · SD 1.x" in out and "tiny-lcm · SD 1.x" in out
     assert "cannot load: 'half' is incomplete: missing text_encoder/" in out
+
+
+def test_settings_from_an_a1111_image_fill_the_text_to_image_form(tmp_path):
+    from PIL import PngImagePlugin
+
+    from studio.core.metadata import read_metadata, restore_values
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters",
+        "a cat on a mat\nNegative prompt: ugly\nSteps: 20, Sampler: DPM++ 2M Karras, "
+        "CFG scale: 7, Seed: 42, Size: 512x768, Model: dreamshaper_8",
+    )
+    Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
+    values, notes = restore_values(read_metadata(tmp_path / "a1111.png"), TextToImage.params)
+    assert values == {
+        "prompt": "a cat on a mat",
+        "negative_prompt": "ugly",
+        "steps": 20,
+        "scheduler": "dpmpp_2m_karras",
+        "cfg": 7.0,
+        "seed": 42,
+        "width": 512,
+        "height": 768,
+        "model": "dreamshaper_8",
+    }
+    assert notes == []
