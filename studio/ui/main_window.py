@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.mask_tool = MaskTool(self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.mask_tool)
         self.canvas.mask_tool = self.mask_tool
+        self.mask_tool.undo_stack = self.undo_stack
         self._dock(self.prompt_panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea, 340)
         self._dock(self.gallery, "Gallery", Qt.DockWidgetArea.RightDockWidgetArea, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)

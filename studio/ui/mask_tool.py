@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QLabel,
@@ -71,10 +71,43 @@ class MaskItem(QGraphicsItem):
         self._overlay = None
         self.update()
 
+    def set_mask(self, image: QImage) -> None:
+        self.mask = image.copy()
+        self._overlay = None
+        self.update()
+
     def painted(self) -> bool:
         from studio.ui.qt_convert import qimage_to_array
 
         return bool(qimage_to_array(self.mask).any())
+
+
+class _MaskEdit(QUndoCommand):
+    """A stroke (or Clear) on the mask, on the canvas's undo stack: Ctrl+Z takes it back.
+    Once the mask is used or cancelled, undoing it is a no-op the stack then drops."""
+
+    def __init__(self, tool: MaskTool, overlay: MaskItem, before: QImage, text: str) -> None:
+        super().__init__(text)
+        self._tool, self._overlay = tool, overlay
+        self._before, self._after = before, overlay.mask.copy()
+        self._done = True  # already painted when pushed
+
+    def _live(self) -> bool:
+        return self._tool.overlay is self._overlay
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+        elif self._live():
+            self._overlay.set_mask(self._after)
+        else:
+            self.setObsolete(True)
+
+    def undo(self) -> None:
+        if self._live():
+            self._overlay.set_mask(self._before)
+        else:
+            self.setObsolete(True)
 
 
 class MaskTool(QToolBar):
@@ -87,7 +120,9 @@ class MaskTool(QToolBar):
         self.setObjectName("mask_toolbar")
         self.item: ImageItem | None = None
         self.overlay: MaskItem | None = None
+        self.undo_stack: QUndoStack | None = None  # strokes go on the canvas's stack
         self._last: QPointF | None = None
+        self._before: QImage | None = None
         self.addWidget(QLabel("  Inpainting mask:  "))
         self.brush = QToolButton()
         self.brush.setText("Brush")
@@ -103,7 +138,7 @@ class MaskTool(QToolBar):
         self.size = self._slider("Size", 2, 400, 40)
         self.feather = self._slider("Feather", 0, 100, 8)
         clear = QPushButton("Clear")
-        clear.clicked.connect(lambda: self.overlay and self.overlay.clear())
+        clear.clicked.connect(self.clear)
         self.use = QPushButton("Use mask")
         self.use.setObjectName("use_mask")
         self.use.clicked.connect(self.accept)
@@ -140,6 +175,7 @@ class MaskTool(QToolBar):
     def press(self, scene_pos: QPointF) -> bool:
         if self.item is None or not self.item.sceneBoundingRect().contains(scene_pos):
             return False
+        self._before = self.overlay.mask.copy()
         self._last = self.item.mapFromScene(scene_pos)
         self._paint(self._last)
         return True
@@ -154,7 +190,20 @@ class MaskTool(QToolBar):
         if self._last is None:
             return False
         self._last = None
+        self._record("Mask stroke")
         return True
+
+    def clear(self) -> None:
+        if self.overlay is None:
+            return
+        self._before = self.overlay.mask.copy()
+        self.overlay.clear()
+        self._record("Clear mask")
+
+    def _record(self, text: str) -> None:
+        if self.undo_stack is not None and self._before is not None:
+            self.undo_stack.push(_MaskEdit(self, self.overlay, self._before, text))
+        self._before = None
 
     def _paint(self, point: QPointF) -> None:
         previous = self._last or point

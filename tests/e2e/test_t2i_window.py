@@ -119,3 +119,33 @@ def test_a_model_dropped_on_the_generate_panel_is_added_too(window, clean_config
     combo = window.prompt_panel.form("text_to_image").widgets["lora"]
     size = lora.stat().st_size
     assert [combo.itemText(i) for i in range(combo.count())][:2] == ["None", f"ink · {size} B"]
+
+
+def test_mask_strokes_and_clear_are_undone_with_the_canvas_undo(window, clean_config):
+    image = Image.new("RGB", (100, 80))
+    (item,) = window.canvas.add_images([(image, None, "photo")])
+    tool = window.mask_tool
+    tool.start(item)
+    tool.feather.setValue(0)
+
+    def painted():
+        return int(np.asarray(tool.mask_image()).astype(bool).sum())
+
+    tool.press(item.mapToScene(20, 40))
+    tool.move(item.mapToScene(60, 40))
+    tool.release()
+    one = painted()
+    tool.press(item.mapToScene(50, 10))
+    tool.release()
+    assert painted() > one > 0
+    window.undo_stack.undo()
+    assert painted() == one
+    tool.clear()
+    assert painted() == 0
+    window.undo_stack.undo()
+    assert painted() == one
+    window.undo_stack.redo()
+    assert painted() == 0
+    tool.cancel()
+    window.undo_stack.undo()  # the mask is gone: nothing happens, nothing breaks
+    assert not tool.active
