@@ -254,7 +254,7 @@ class TextToImage(Generator):
                     model_name=entry.name,
                     model_hash=entry.short_hash,
                     method=pipelines.SCHEDULERS[p["scheduler"]],
-                    note=_note(mode, entry, p),
+                    note=_note(mode, entry, p, ctx.device.kind),
                 )
             )
         ctx.progress(total, total)
@@ -334,11 +334,13 @@ def _snap(side: int) -> int:
     return max(64, min(MAX_SIDE, side - side % 8))
 
 
-def _note(mode: str, entry: Any, p: Any) -> str:
+def _note(mode: str, entry: Any, p: Any, device: str) -> str:
     what = {"txt2img": "text to image", "img2img": "image to image", "inpaint": "inpainting"}
     text = f"{what[mode]} · {entry.family_name}"
     if p["lora"]:
         text += f" · LoRA {Path(p['lora']).stem} × {p['lora_weight']:g}"
+    if p["cpu_offload"] and device != "cuda":
+        text += " · CPU offload ignored (CUDA only)"
     return text
 
 

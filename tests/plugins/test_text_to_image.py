@@ -81,7 +81,9 @@ def test_an_unknown_family_is_refused_by_name(tmp_path, models, generator):
         generator.run(request, Context(CPU, None))
 
 
-def test_models_in_the_hugging_face_cache_are_found_by_repository(tmp_path, models, monkeypatch):
+def test_models_in_the_hugging_face_cache_are_found_and_run_by_repository(
+    tmp_path, models, monkeypatch, generator
+):
     cache = tmp_path / "hub"
     repo = cache / "models--someone--tiny-sd"
     shutil.copytree(models / "tiny-sd", repo / "snapshots" / "0123abcd")
@@ -97,6 +99,8 @@ def test_models_in_the_hugging_face_cache_are_found_by_repository(tmp_path, mode
         None,
     )
     assert discovery.find("someone/tiny-sd", [entry]) is entry
+    (result,), _ = run(generator, models, model="someone/tiny-sd")
+    assert result.size == (64, 64) and result.model_name == "someone/tiny-sd"
 
 
 def test_a_single_file_without_a_local_config_folder_says_what_to_add(tmp_path):
@@ -287,3 +291,10 @@ def test_settings_from_an_a1111_image_fill_the_text_to_image_form(tmp_path):
         "model": "dreamshaper_8",
     }
     assert notes == []
+
+
+def test_cpu_offload_is_cuda_only_and_says_so_elsewhere(generator, models):
+    (plain,), _ = run(generator, models)
+    (offload,), _ = run(generator, models, cpu_offload=True)
+    assert "CPU offload ignored (CUDA only)" in offload.note
+    assert np.array_equal(pixels(offload.image), pixels(plain.image))
