@@ -25,6 +25,7 @@ LIMIT = 6144  # the longest side Studio stylises ("the photo's own size" is capp
 STYLE_NAMES = tuple(f"Style {i}" for i in range(26))
 DETAIL = {"fine": 1.0, "medium": 0.5, "coarse": 0.0}
 TORCH_TILE, TORCH_OVERLAP = 512, 64
+STYLE_SIDE = 512  # AdaIN reads a painting at most this long (its features' mean and spread)
 FOLDER = "style_transfer"  # user checkpoints live in <models>/style_transfer
 
 
@@ -117,7 +118,7 @@ class StyleTransfer(Generator):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._torch: dict[str, Any] = {}
+        self._torch: dict[tuple, Any] = {}
         self._vectors: dict[tuple, Any] = {}
 
     # -- discovery
@@ -282,7 +283,7 @@ class StyleTransfer(Generator):
                     lambda: tuple(n.to(device) for n in torch_nets.load_adain(folder)),
                 )
                 styles = [
-                    (torch_nets.style_features(encoder, _array(im)), w)
+                    (torch_nets.style_features(encoder, _array(_shrink(im, STYLE_SIDE))), w)
                     for im, w in self._paintings(p)
                 ]
                 network = torch_nets.adain_network(encoder, decoder, styles, strength)
@@ -293,7 +294,11 @@ class StyleTransfer(Generator):
             raise GeneratorError(str(exc)) from None
 
     def _cached(self, path: Path, device: str, load: Any) -> Any:
-        key = f"{path.resolve()}@{device}"
+        # the files' sizes and times are in the key: a checkpoint replaced on disk is read again
+        from . import torch_nets_names as names
+
+        files = [path / n for n in names.ADAIN_FILES] if path.is_dir() else [path]
+        key = (str(path.resolve()), tuple(_stamp(str(f)) for f in files), device)
         with self._lock:
             if key not in self._torch:
                 if not path.exists():
@@ -319,6 +324,17 @@ def user_models(models_dir: Any) -> list[tuple[Path, str]]:
         elif entry.is_dir() and all((entry / n).is_file() for n in names.ADAIN_FILES):
             found.append((entry, f"{entry.name} (AdaIN)"))
     return found
+
+
+def _shrink(image: Any, longest: int) -> Any:
+    """A painting no longer than `longest` px: its style, not its pixel count, matters."""
+    from PIL import Image
+
+    if max(image.size) <= longest:
+        return image
+    scale = longest / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
 
 
 def _stamp(path: str | None) -> tuple | None:

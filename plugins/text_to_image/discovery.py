@@ -68,7 +68,7 @@ def safetensors_keys(path: Path) -> list[str]:
             raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header length)")
         try:
             header = json.loads(handle.read(length))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)") from None
     if not isinstance(header, dict):
         raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)")
@@ -160,7 +160,7 @@ def folder_family(folder: Path) -> tuple[str, str | None]:
         return "unknown", f"'{folder.name}/model_index.json' is not a pipeline description"
     missing = []
     for part, spec in index.items():
-        if part.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+        if part.startswith("_") or not isinstance(spec, list) or not spec or spec[0] is None:
             continue
         missing += _missing_files(folder / part, part)
     name = str(index.get("_class_name", ""))
@@ -206,7 +206,7 @@ def _cross_dim(folder: Path) -> int | None:
         config = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    value = config.get("cross_attention_dim")
+    value = config.get("cross_attention_dim") if isinstance(config, dict) else None
     return value if isinstance(value, int) else None
 
 
@@ -214,8 +214,18 @@ def _cross_dim(folder: Path) -> int | None:
 
 
 def entry_for(path: Path, kind: str = "folder", name: str | None = None) -> ModelEntry | None:
-    """The entry for one model file or pipeline folder; None if it is neither."""
-    path = Path(path)
+    """The entry for one model file or pipeline folder; None if it is neither. A damaged one
+    is an entry with its problem: one bad model never hides the others."""
+    try:
+        return _entry_for(Path(path), kind, name)
+    except Exception as exc:  # noqa: BLE001 - any damage reads as that model's problem
+        problem = f"'{Path(path).name}' cannot be read: {type(exc).__name__}: {exc}"[:300]
+        return ModelEntry(
+            name or Path(path).name, Path(path), kind, "unknown", 0, "--------", problem
+        )
+
+
+def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             return None

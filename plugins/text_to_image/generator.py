@@ -193,8 +193,10 @@ class TextToImage(Generator):
             raise GeneratorError("Inpainting needs an init image as well as a mask")
         try:
             with self._lock:
-                loaded = pipelines.shared.get(entry, ctx.device, p["cpu_offload"])
+                configs = self._configs(ctx.models_dir)
+                loaded = pipelines.shared.get(entry, ctx.device, p["cpu_offload"], configs)
                 loaded.set_lora(p["lora"], p["lora_weight"])
+            entry = loaded.entry  # a .ckpt knows its family once read
         except discovery.ModelProblem as exc:
             raise GeneratorError(str(exc)) from None
         pipe = loaded.pipe(mode)
@@ -202,12 +204,20 @@ class TextToImage(Generator):
             raise GeneratorError(
                 "LCM needs an LCM-distilled model or an LCM LoRA; pick another scheduler"
             )
-        pipe.scheduler = pipelines.make_scheduler(p["scheduler"], loaded.text2img.scheduler.config)
+        # from the model's own settings each time: one run's sampler never leaks into the next
+        pipe.scheduler = pipelines.make_scheduler(p["scheduler"], loaded.scheduler_config)
         width, height = p["width"], p["height"]
         extra: dict[str, Any] = {}
         if mode != "txt2img":
+            if int(p["steps"] * p["strength"]) < 1:
+                need = -(-1 // p["strength"]) if p["strength"] > 0 else None
+                hint = f"at least {int(need)} steps" if need else "a strength above 0"
+                raise GeneratorError(
+                    f"{p['steps']} steps at strength {p['strength']:g} leave no step to run; "
+                    f"use {hint}"
+                )
             init = _open(p["init_image"], "init image").convert("RGB")
-            width, height = _snap(init.width), _snap(init.height)
+            width, height = _snap(init.width, init.height)
             extra["image"] = init.resize((width, height)) if init.size != (width, height) else init
             extra["strength"] = p["strength"]
             if mode == "inpaint":  # the inpainting pipeline also takes the size
@@ -259,6 +269,14 @@ class TextToImage(Generator):
             )
         ctx.progress(total, total)
         return results
+
+    def _configs(self, models_dir: Any) -> dict[str, Path]:
+        """The first loadable diffusers folder of each family (configurations for .ckpt files)."""
+        configs: dict[str, Path] = {}
+        for entry in self.entries(models_dir):
+            if entry.kind != "file" and entry.problem is None:
+                configs.setdefault(entry.family, entry.path)
+        return configs
 
     def _entry(self, value: str | None, models_dir: Any) -> discovery.ModelEntry:
         if not value:
@@ -330,8 +348,16 @@ def _steps(mode: str, steps: int, strength: float) -> int:
     return max(1, min(int(steps * strength), steps))
 
 
-def _snap(side: int) -> int:
-    return max(64, min(MAX_SIDE, side - side % 8))
+def _snap(width: int, height: int) -> tuple[int, int]:
+    """The init image's size for the model: one scale for both sides (the longer at most
+    MAX_SIDE), each a multiple of 8 and at least 64."""
+    scale = min(1.0, MAX_SIDE / max(width, height))
+
+    def side(n: int) -> int:
+        n = round(n * scale)
+        return max(64, n - n % 8)
+
+    return side(width), side(height)
 
 
 def _note(mode: str, entry: Any, p: Any, device: str) -> str:

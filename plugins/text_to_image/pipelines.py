@@ -65,6 +65,7 @@ class Loaded:
     text2img: Any
     device: Any
     native_scheduler: str  # the scheduler class the model came with
+    scheduler_config: Any = None  # the model's own scheduler settings, never altered
     modes: dict[str, Any] = field(default_factory=dict)
     lora: tuple[str, float] | None = None
 
@@ -82,8 +83,9 @@ class Loaded:
         return self.modes[mode]
 
     def set_lora(self, path: str | None, weight: float) -> None:
-        """Apply one LoRA file with a weight (or none); the weights are shared by all modes."""
-        wanted = (str(Path(path).resolve()), weight) if path else None
+        """Apply one LoRA file with a weight (or none); the weights are shared by all modes.
+        A file replaced on disk (new size or time) is read again."""
+        wanted = (_file_key(Path(path)), weight) if path else None
         if wanted == self.lora:
             return
         pipe = self.text2img
@@ -94,11 +96,11 @@ class Loaded:
             return
         if self.lora is None:
             try:
-                pipe.load_lora_weights(wanted[0], adapter_name="user")
+                pipe.load_lora_weights(str(Path(path).resolve()), adapter_name="user")
             except Exception as exc:  # noqa: BLE001 - a LoRA of another model or format
                 pipe.unload_lora_weights()
                 raise ModelProblem(
-                    f"The LoRA '{Path(wanted[0]).name}' does not fit "
+                    f"The LoRA '{Path(path).name}' does not fit "
                     f"{self.entry.name} ({self.entry.family_name}): {str(exc)[:200]}"
                 ) from None
         pipe.set_adapters(["user"], adapter_weights=[weight])
@@ -111,14 +113,20 @@ class Pipelines:
     def __init__(self) -> None:
         self.current: Loaded | None = None
 
-    def get(self, entry: ModelEntry, device: Any, offload: bool = False) -> Loaded:
-        key = (str(entry.path), device.kind, str(torch_dtype(device)), offload)
+    def get(
+        self, entry: ModelEntry, device: Any, offload: bool = False, configs: Any = None
+    ) -> Loaded:
+        """The loaded model (loading it, and unloading any other, if needed). `configs` maps a
+        family to a local folder, for a .ckpt whose family is only known once it is read."""
+        offload = offload and device.kind == "cuda"  # elsewhere it changes nothing
+        key = (_file_key(entry.path), device.kind, str(torch_dtype(device)), offload)
         if self.current is not None and self.current.key == key:
             return self.current
         self.unload()
-        pipe = load(entry, device, offload)
+        pipe, entry = load(entry, device, offload, configs or {})
         native = type(pipe.scheduler).__name__
-        self.current = Loaded(key, entry, pipe, device, native)
+        frozen = dict(pipe.scheduler.config)
+        self.current = Loaded(key, entry, pipe, device, native, frozen)
         return self.current
 
     def unload(self) -> None:
@@ -130,8 +138,25 @@ class Pipelines:
             torch.cuda.empty_cache()
 
 
-def load(entry: ModelEntry, device: Any, offload: bool = False) -> Any:
-    """Load a model from local files only; never downloads."""
+def _file_key(path: Path) -> tuple:
+    """A model or LoRA as loaded: its path, and its size and time (for a folder: those of the
+    files in it), so a file replaced on disk is loaded again."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            stats = [p.stat() for p in sorted(path.rglob("*")) if p.is_file()]
+        else:
+            stats = [path.stat()]
+    except OSError:
+        return (str(path),)
+    return (str(path.resolve()), tuple((s.st_size, s.st_mtime_ns) for s in stats))
+
+
+def load(
+    entry: ModelEntry, device: Any, offload: bool = False, configs: Any = None
+) -> tuple[Any, ModelEntry]:
+    """Load a model from local files only; never downloads. Returns the pipeline and the entry
+    (with the family a .ckpt turned out to have)."""
     from diffusers import (
         AutoPipelineForText2Image,
         StableDiffusionPipeline,
@@ -153,6 +178,8 @@ def load(entry: ModelEntry, device: Any, offload: bool = False) -> Any:
             family = entry.family
             if entry.path.suffix.lower() == ".ckpt":
                 family = ckpt_family(entry.path)
+                config = (configs or {}).get(family, entry.config)
+                entry = ModelEntry(**{**entry.__dict__, "family": family, "config": config})
                 check_config_family(entry, family)
             cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
             pipe = cls.from_single_file(str(entry.path), config=str(entry.config), **kwargs)
@@ -169,7 +196,7 @@ def load(entry: ModelEntry, device: Any, offload: bool = False) -> Any:
         pipe.to(device.torch_device)
     if device.kind == "mps":
         pipe.enable_attention_slicing()
-    return pipe
+    return pipe, entry
 
 
 def ckpt_family(path: Path) -> str:

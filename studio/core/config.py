@@ -47,9 +47,17 @@ def save(data: dict[str, Any]) -> None:
 def model_paths() -> list[Path]:
     """Model files and folders the user added (Preferences, or by dropping them on the window),
     then any in $STUDIO_MODEL_PATHS."""
-    stored = [Path(p) for p in load().get("model_paths", []) if isinstance(p, str)]
+    stored = stored_model_paths()
     extra = [Path(p) for p in os.environ.get(MODEL_PATHS_ENV, "").split(os.pathsep) if p]
     return stored + extra
+
+
+def stored_model_paths() -> list[Path]:
+    """The model paths in config.json; anything but a list of text is ignored."""
+    value = load().get("model_paths", [])
+    if not isinstance(value, list):
+        return []
+    return [Path(p) for p in value if isinstance(p, str) and p]
 
 
 def set_model_paths(paths: list[Path]) -> None:
@@ -66,7 +74,7 @@ def set_model_paths(paths: list[Path]) -> None:
 
 def add_model_path(path: Path) -> bool:
     """Add one model file or folder; False if it was there already."""
-    current = [Path(p) for p in load().get("model_paths", []) if isinstance(p, str)]
+    current = stored_model_paths()
     if Path(path).expanduser() in current:
         return False
     set_model_paths([*current, Path(path)])

@@ -274,6 +274,7 @@ class BatchDialog(QDialog):
         self.status.setStyleSheet("")
         self.status.setText(text)
         self.progress.setRange(0, max(1, total))
+        self.start_button.setEnabled(finished >= total)  # one batch at a time
         if finished == total:
             self.cancel_button.setEnabled(False)
 

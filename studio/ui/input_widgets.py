@@ -158,6 +158,10 @@ class MixGrid(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list)
         layout.addWidget(self.text)
+        # The pool is created before the relay, so it is destroyed first: its destructor waits
+        # for a render still running, which then emits to a relay that is still there.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
         self._relay = _Relay(self)
         self._relay.ready.connect(self._set_icons)
         self.list.itemSelectionChanged.connect(self._from_selection)
@@ -174,7 +178,7 @@ class MixGrid(QWidget):
         super().showEvent(event)
         if not self._requested and self._previews is not None:
             self._requested = True
-            QThreadPool.globalInstance().start(_Render(self._previews, 96, self._relay))
+            self._pool.start(_Render(self._previews, 96, self._relay))
 
     def _set_icons(self, images: list) -> None:
         for index, image in enumerate(images[: self.list.count()]):

@@ -515,6 +515,7 @@ class MainWindow(QMainWindow):
         return project.add_results(job.results, job.parent)
 
     def _on_project_changed(self, project: Project) -> None:
+        self.mask_tool.cancel()  # its picture belonged to the project that was open
         self.runner.set_commit(self._commit)
         self.gallery.set_project(project)
         self.canvas.restore(project.layout(), self.items.picture)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -89,7 +89,8 @@ class _MaskEdit(QUndoCommand):
     def __init__(self, tool: MaskTool, overlay: MaskItem, before: QImage, text: str) -> None:
         super().__init__(text)
         self._tool, self._overlay = tool, overlay
-        self._before, self._after = before, overlay.mask.copy()
+        # kept as PNG: a mask is mostly flat, so a 4096² one takes kilobytes, not 16 MB
+        self._before, self._after = _pack(before), _pack(overlay.mask)
         self._done = True  # already painted when pushed
 
     def _live(self) -> bool:
@@ -99,15 +100,28 @@ class _MaskEdit(QUndoCommand):
         if self._done:
             self._done = False
         elif self._live():
-            self._overlay.set_mask(self._after)
+            self._overlay.set_mask(_unpack(self._after))
         else:
             self.setObsolete(True)
 
     def undo(self) -> None:
         if self._live():
-            self._overlay.set_mask(self._before)
+            self._overlay.set_mask(_unpack(self._before))
         else:
             self.setObsolete(True)
+
+
+def _pack(image: QImage) -> bytes:
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG", 100)  # quality 100: fastest zlib level; masks compress anyway
+    return bytes(buffer.data())
+
+
+def _unpack(data: bytes) -> QImage:
+    image = QImage()
+    image.loadFromData(data, "PNG")
+    return image.convertToFormat(QImage.Format.Format_Grayscale8)
 
 
 class MaskTool(QToolBar):
@@ -224,6 +238,10 @@ class MaskTool(QToolBar):
 
     def accept(self) -> None:
         if self.item is None:
+            return
+        if self.item.scene() is None:  # the picture was deleted while its mask was painted
+            self.cancel()
+            self.parent().statusBar().showMessage("The masked image is gone", 4000)
             return
         if not self.overlay.painted():
             self.parent().statusBar().showMessage("Paint the area to repaint first", 4000)

@@ -56,7 +56,7 @@ class PreferencesDialog(QDialog):
 
         self.model_list = QListWidget()
         self.model_list.setObjectName("pref_model_paths")
-        for path in config.load().get("model_paths", []):
+        for path in config.stored_model_paths():
             self.model_list.addItem(str(path))
         add_folder = QPushButton("Add folder…")
         add_folder.clicked.connect(self._add_folder)
@@ -122,8 +122,7 @@ class PreferencesDialog(QDialog):
         if self.settings is not None:
             self.settings.setValue(THREADS_KEY, value)
         self.executor.threads = value
-        stored = [Path(p) for p in config.load().get("model_paths", [])]
-        if self.model_paths() != stored:
+        if self.model_paths() != config.stored_model_paths():
             config.set_model_paths(self.model_paths())
             self.models_changed.emit()
         super().accept()

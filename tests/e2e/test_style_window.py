@@ -70,7 +70,9 @@ def test_batch_over_a_folder_skips_a_broken_file_and_writes_the_rest(window, qtb
     dialog.write.setChecked(True)
     dialog.folder.setText(str(out))
     assert dialog.start() == 3
+    assert not dialog.start_button.isEnabled()  # one batch at a time
     qtbot.waitUntil(lambda: dialog.done + dialog.failed == 3, timeout=60_000)
+    assert dialog.start_button.isEnabled()
     assert (dialog.done, dialog.failed) == (2, 1)
     assert "broken.png" in dialog.problems.toPlainText()
     assert sorted(p.name for p in out.iterdir()) == ["one-styled.png", "two-styled.png"]

@@ -149,3 +149,13 @@ def test_mask_strokes_and_clear_are_undone_with_the_canvas_undo(window, clean_co
     tool.cancel()
     window.undo_stack.undo()  # the mask is gone: nothing happens, nothing breaks
     assert not tool.active
+
+
+def test_opening_another_project_ends_mask_painting(window, clean_config, tmp_path):
+    from studio.core.project import Project
+
+    image = Image.new("RGB", (64, 64))
+    (item,) = window.canvas.add_images([(image, None, "photo")])
+    window.mask_tool.start(item)
+    window.session.adopt(Project.open(tmp_path / "other.studio", create=True))
+    assert not window.mask_tool.active and window.mask_tool.isHidden()

@@ -347,3 +347,30 @@ def test_user_models_are_listed(store, tmp_path):
     assert len(values) == 7
     assert user_models(None) == [] and user_models(tmp_path) == []
     assert [v for v, _ in StyleTransfer().model_choices(tmp_path)] == ["arbitrary", "builtin"]
+
+
+def test_a_checkpoint_replaced_on_disk_is_read_again(tmp_path, monkeypatch):
+    import time
+
+    from plugins.style_transfer import torch_nets
+
+    monkeypatch.setattr(style_generator, "TORCH_TILE", 64)
+    monkeypatch.setattr(style_generator, "TORCH_OVERLAP", 16)
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (48, 40), (120, 90, 60)).save(photo)
+    path = tmp_path / "fast.pth"
+    gen = style_generator.StyleTransfer()
+
+    def run_with_seed(seed):
+        torch.manual_seed(seed)
+        state = torch_nets.TransformerNet().state_dict()
+        torch.save(state, path)
+        request = gen.make_request({"image": str(photo), "model": str(path)})
+        gen.run(request, Context(CPU, tmp_path, threads=1))
+        (net,) = gen._torch.values()  # one user model in memory at a time
+        return state, net
+
+    run_with_seed(1)
+    time.sleep(0.01)  # a new modification time
+    state, net = run_with_seed(2)
+    assert torch.equal(net.state_dict()["conv1.conv2d.weight"], state["conv1.conv2d.weight"])

@@ -471,3 +471,14 @@ def test_cancelling_through_the_executor(generator, files):
     done = executor.execute(Job(small))
     assert done.state is JobState.DONE and done.results[0].image.size == (201, 149)
     assert done.results[0].device == "CPU"
+
+
+def test_builtin_styles_beyond_1024_px_run_in_tiles_with_progress(generator, tmp_path):
+    path = tmp_path / "wide.png"
+    samples.photo(1100, 600).save(path)
+    steps = []
+    ctx = Context(CPU, tmp_path, lambda step, total, *_: steps.append((step, total)), threads=1)
+    request = generator.make_request({"image": str(path), "model": "builtin", "styles": "4"})
+    (result,) = generator.run(request, ctx)
+    assert result.size == (1100, 600)
+    assert steps[-1] == (2, 2) and len(steps) == 2  # two 1024 px tiles, one report each

@@ -298,3 +298,57 @@ def test_cpu_offload_is_cuda_only_and_says_so_elsewhere(generator, models):
     (offload,), _ = run(generator, models, cpu_offload=True)
     assert "CPU offload ignored (CUDA only)" in offload.note
     assert np.array_equal(pixels(offload.image), pixels(plain.image))
+
+
+def test_a_sampler_never_leaks_its_settings_into_the_next_run(generator, models):
+    (before,), _ = run(generator, models, scheduler="euler")
+    run(generator, models, scheduler="dpmpp_2m_karras")
+    run(generator, models, scheduler="ddim")
+    (after,), _ = run(generator, models, scheduler="euler")
+    assert np.array_equal(pixels(before.image), pixels(after.image))
+
+
+def test_too_few_steps_for_the_strength_is_a_clear_error(generator, models, tmp_path):
+    init = tmp_path / "init.png"
+    Image.new("RGB", (64, 64)).save(init)
+    with pytest.raises(GeneratorError, match="leave no step to run; use at least 5 steps"):
+        run(generator, models, init_image=str(init), strength=0.2, steps=4)
+
+
+def test_large_init_images_keep_their_aspect_ratio():
+    from plugins.text_to_image.generator import _snap
+
+    assert _snap(4000, 3000) == (2048, 1536)
+    assert _snap(81, 1000) == (80, 1000)
+    assert _snap(30, 30) == (64, 64)
+
+
+def test_damaged_model_files_are_listed_with_their_problem_and_hide_nothing(tmp_path, models):
+    shutil.copytree(models / "tiny-sd", tmp_path / "good")
+    odd = tmp_path / "odd"
+    shutil.copytree(models / "tiny-sd", odd)
+    index = json.loads((odd / "model_index.json").read_text())
+    index["unet"] = []
+    (odd / "model_index.json").write_text(json.dumps(index))
+    (odd / "unet" / "config.json").write_text("[1, 2]")
+    nested = "[" * 5000 + "]" * 5000
+    header = nested.encode()
+    (tmp_path / "deep.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    found = {e.name: e for e in discovery.scan([tmp_path], hf_cache=False)}
+    assert found["good"].problem is None
+    assert found["odd"].family == "sd1"  # read from the class; the broken part is skipped
+    assert "bad header" in found["deep"].problem
+    assert discovery.scan_loras([tmp_path]) == []
+
+
+def test_a_damaged_config_file_reads_as_no_model_paths(monkeypatch, tmp_path):
+    from studio.core import config
+
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path))
+    monkeypatch.delenv("STUDIO_MODEL_PATHS", raising=False)
+    (tmp_path / "config.json").write_text(json.dumps({"model_paths": "/tmp"}))
+    assert config.model_paths() == []
+    (tmp_path / "config.json").write_text(json.dumps({"model_paths": [None, "/models"]}))
+    assert config.model_paths() == [__import__("pathlib").Path("/models")]
+    (tmp_path / "config.json").write_text("{not json")
+    assert config.model_paths() == [] and (tmp_path / "config.damaged.json").exists()
