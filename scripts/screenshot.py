@@ -35,8 +35,8 @@ SCENES = {
     "t2i": (
         "text_to_image",
         [
-            {"prompt": "a lighthouse on a cliff at dawn", "steps": 12, "width": 256,
-             "height": 256, "count": 2, "seed": 3},
+            {"prompt": "a lighthouse on a cliff at dawn", "steps": 8, "width": 128,
+             "height": 128, "count": 2, "seed": 3},
         ],
     ),
     "style": (
@@ -82,7 +82,15 @@ def prepare_t2i(window, then) -> None:  # noqa: ANN001
     photo = samples.photo(384, 256)
     key = window.session.project.add_image(photo, "landscape.png")
     window.canvas.add_images([(photo, key, "landscape.png")])
-    then()
+    form = window.prompt_panel.form("text_to_image")
+
+    def when_listed() -> None:  # models are listed from a background thread
+        if form.scanning:
+            QTimer.singleShot(100, when_listed)
+        else:
+            then()
+
+    when_listed()
 
 
 def paint_mask(window) -> None:  # noqa: ANN001

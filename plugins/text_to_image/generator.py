@@ -79,6 +79,7 @@ class TextToImage(Generator):
         ModelParam(
             name="model",
             kind="text_to_image",
+            scan=True,
             help="A model from your model folders (Edit → Preferences, or drop a model file or "
             "folder on the window), or a path.",
         ),
@@ -131,7 +132,7 @@ class TextToImage(Generator):
             "(right-click an image → Paint a mask).",
         ),
         ModelParam(
-            name="lora", label="LoRA", kind="lora", optional=True,
+            name="lora", label="LoRA", kind="lora", optional=True, scan=True,
             help="A LoRA .safetensors file from your model folders, or a path.",
         ),
         FloatParam(

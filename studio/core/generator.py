@@ -287,10 +287,12 @@ class MixParam(Param):
 @dataclass(frozen=True, kw_only=True)
 class ModelParam(Param):
     """A model file or folder of a given kind; the value is a path or a model name.
-    optional: the panel offers "None" first (e.g. a LoRA)."""
+    optional: the panel offers "None" first (e.g. a LoRA). scan: finding the choices reads
+    the disk (user folders of any size), so the panel lists them from a background thread."""
 
     kind: str = ""
     optional: bool = False
+    scan: bool = False
 
     def validate(self, value: Any) -> str | None:
         return None if value in (None, "") else str(value)

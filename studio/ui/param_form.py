@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,14 +39,35 @@ from studio.core.generator import (
 )
 from studio.ui.input_widgets import MixGrid, PathField
 
+log = logging.getLogger(__name__)
 Getter = Callable[[], Any]
 Setter = Callable[[Any], None]
+
+
+class _ScanRelay(QObject):
+    done = Signal(str, int, object)  # param name, request number, choices or None
+
+
+class _Scan(QRunnable):
+    def __init__(self, name: str, number: int, find: Callable[[], list], relay: _ScanRelay):
+        super().__init__()
+        self._name, self._number, self._find, self._relay = name, number, find, relay
+
+    def run(self) -> None:
+        try:
+            choices = self._find()
+        except Exception:  # noqa: BLE001 - the field stays free text; the job says what is wrong
+            log.warning("listing the choices of %s failed", self._name, exc_info=True)
+            choices = None
+        with contextlib.suppress(RuntimeError):  # the form closed meanwhile
+            self._relay.done.emit(self._name, self._number, choices)
 
 
 class ParamForm(QWidget):
     """The widgets for one generator's params; `values()` reads them, `set_values` fills them."""
 
     changed = Signal()
+    choices_ready = Signal(str)  # a scanned ModelParam's list is filled in
 
     def __init__(
         self,
@@ -58,6 +81,14 @@ class ParamForm(QWidget):
         self._choices = choices or (lambda _spec: [])
         self._previews = previews
         self._model_combos: dict[str, QComboBox] = {}
+        # Created before the relay, so destroyed first: it waits for a scan still running,
+        # which then reports to a relay that is still there.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _ScanRelay(self)
+        self._relay.done.connect(self._scanned)
+        self._scans: dict[str, int] = {}  # the latest scan asked for, per param
+        self.scanning = 0
         self._layout = QFormLayout(self)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -197,9 +228,33 @@ class ParamForm(QWidget):
     def refresh_choices(self) -> None:
         """Re-read the models a ModelParam offers (after one was installed or trained)."""
         for name, combo in self._model_combos.items():
+            spec = self._spec(name)
+            if getattr(spec, "scan", False):
+                self._scan(spec)
+                continue
             current = combo.currentData() or combo.currentText()
-            self._fill(combo, self._spec(name))
+            self._fill(combo, spec)
             self._select(combo, current)
+
+    def _scan(self, spec: Param) -> None:
+        """List a ModelParam's choices on a pool thread; the field stays usable meanwhile."""
+        number = self._scans.get(spec.name, 0) + 1
+        self._scans[spec.name] = number
+        self.scanning += 1
+        self._model_combos[spec.name].setToolTip(f"{spec.help}\n(looking for models…)")
+        self._pool.start(_Scan(spec.name, number, lambda: self._choices(spec), self._relay))
+
+    def _scanned(self, name: str, number: int, choices: list | None) -> None:
+        self.scanning -= 1
+        if number != self._scans.get(name):  # a newer scan is on its way
+            return
+        combo, spec = self._model_combos[name], self._spec(name)
+        combo.setToolTip(spec.help)
+        if choices is not None:
+            current = combo.currentData() or combo.currentText() or spec.default
+            self._fill(combo, spec, choices)
+            self._select(combo, current)
+        self.choices_ready.emit(name)
 
     def _spec(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -211,11 +266,15 @@ class ParamForm(QWidget):
         combo.lineEdit().setPlaceholderText(
             "none" if spec.optional else "a path, or drop a model on the window"
         )
-        self._fill(combo, spec)
-        self._select(combo, spec.default)
+        self._model_combos[spec.name] = combo
+        if spec.scan:
+            self._fill(combo, spec, [])
+            self._scan(spec)
+        else:
+            self._fill(combo, spec)
+            self._select(combo, spec.default)
         combo.currentTextChanged.connect(self.changed)
         combo.currentIndexChanged.connect(lambda _i: combo.lineEdit().setCursorPosition(0))
-        self._model_combos[spec.name] = combo
 
         def get() -> str | None:
             index = combo.findText(combo.currentText())
@@ -224,12 +283,12 @@ class ParamForm(QWidget):
 
         return combo, get, lambda v: self._select(combo, v)
 
-    def _fill(self, combo: QComboBox, spec: Param) -> None:
+    def _fill(self, combo: QComboBox, spec: Param, choices: list | None = None) -> None:
         combo.blockSignals(True)
         combo.clear()
         if getattr(spec, "optional", False):
             combo.addItem("None", "")
-        for value, label in self._choices(spec):
+        for value, label in self._choices(spec) if choices is None else choices:
             combo.addItem(label, value)
         combo.blockSignals(False)
 

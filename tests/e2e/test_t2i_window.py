@@ -26,10 +26,18 @@ def clean_config(monkeypatch, tmp_path):
     monkeypatch.delenv("STUDIO_MODEL_PATHS", raising=False)
 
 
+def scanned(qtbot, window):
+    """Models are listed from a background thread: wait until the form has them."""
+    form = window.prompt_panel.form("text_to_image")
+    qtbot.waitUntil(lambda: form.scanning == 0, timeout=20_000)
+    return form
+
+
 def test_dropping_a_model_folder_adds_it_to_the_models_and_the_form(
-    window, clean_config, tiny_model
+    window, qtbot, clean_config, tiny_model
 ):
     window._on_files_dropped([tiny_model], None)
+    scanned(qtbot, window)
     assert tiny_model in config.model_paths()
     assert window.prompt_panel.current_id == "text_to_image"
     combo = window.prompt_panel.form().widgets["model"]
@@ -38,6 +46,7 @@ def test_dropping_a_model_folder_adds_it_to_the_models_and_the_form(
     assert window.prompt_panel.form().values()["model"] == str(tiny_model)
     assert window.prompt_panel.form().values()["lora"] is None  # optional: "None" first
     window._on_files_dropped([tiny_model], None)
+    scanned(qtbot, window)
     assert config.model_paths().count(tiny_model) == 1
     assert "already" in window.status_label.text()
 
@@ -47,7 +56,7 @@ def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
 ):
     window.executor.threads = 1
     window.add_models([tiny_model])
-    form = window.prompt_panel.form("text_to_image")
+    form = scanned(qtbot, window)
     form.set_values({"prompt": "a cat", "steps": 4, "width": 64, "height": 64, "seed": 5})
     previews, shown = [], []
 
@@ -109,12 +118,13 @@ def test_an_unpainted_mask_is_not_used(window, clean_config):
     assert not window.mask_tool.active and item.childItems() == []
 
 
-def test_a_model_dropped_on_the_generate_panel_is_added_too(window, clean_config, tmp_path):
+def test_a_model_dropped_on_the_generate_panel_is_added_too(window, qtbot, clean_config, tmp_path):
     from safetensors.numpy import save_file
 
     lora = tmp_path / "ink.safetensors"
     save_file({"unet.down.lora_A.weight": np.zeros((2, 2), np.float32)}, str(lora))
     window.prompt_panel.image_dropped.emit(lora)
+    scanned(qtbot, window)
     assert lora in config.model_paths()
     combo = window.prompt_panel.form("text_to_image").widgets["lora"]
     size = lora.stat().st_size

@@ -34,3 +34,26 @@ def test_visibility_follows_several_modes(qtbot):
         form.set_values({"mode": mode})
         rows[mode] = form._layout.isRowVisible(form.widgets["n"])
     assert rows == {"a": False, "b": True, "c": True}
+
+
+def test_scanned_model_lists_fill_in_from_a_background_thread_and_keep_a_typed_value(qtbot):
+    import threading
+
+    release = threading.Event()
+    threads = []
+
+    def slow_choices(_spec):
+        threads.append(threading.current_thread())
+        release.wait(5)
+        return [("/models/a", "a · SD 1.x"), ("/models/b", "b · SDXL")]
+
+    form = ParamForm([ModelParam(name="model", kind="x", scan=True)], choices=slow_choices)
+    qtbot.addWidget(form)
+    assert form.scanning == 1  # the form is built and usable while the disk is read
+    form.set_values({"model": "/models/b"})
+    with qtbot.waitSignal(form.choices_ready, timeout=5000):
+        release.set()
+    assert threads and threads[0] is not threading.main_thread()
+    combo = form.widgets["model"]
+    assert [combo.itemText(i) for i in range(combo.count())] == ["a · SD 1.x", "b · SDXL"]
+    assert form.values() == {"model": "/models/b"} and form.scanning == 0
