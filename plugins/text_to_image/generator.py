@@ -162,7 +162,7 @@ class TextToImage(Generator):
     def choices_for(self, spec: Param, models_dir: Any) -> list[tuple[str, str]]:
         if spec.name == "lora":
             return [(str(e.path), e.label) for e in discovery.scan_loras(_roots(models_dir))]
-        return [(str(e.path), e.label) for e in self.entries(models_dir)]
+        return self.model_choices(models_dir)
 
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
         return [(str(e.path), e.label) for e in self.entries(models_dir)]
@@ -184,7 +184,8 @@ class TextToImage(Generator):
 
     def _run(self, request: Request, ctx: Context) -> list[Result]:
         p = request.params
-        entry = self._entry(p["model"], ctx.models_dir)
+        entries = self.entries(ctx.models_dir)  # one scan per job, for the model and configs
+        entry = self._entry(p["model"], entries)
         import torch
 
         from . import pipelines
@@ -194,7 +195,7 @@ class TextToImage(Generator):
             raise GeneratorError("Inpainting needs an init image as well as a mask")
         try:
             with self._lock:
-                configs = self._configs(ctx.models_dir)
+                configs = _configs(entries)
                 loaded = pipelines.shared.get(entry, ctx.device, p["cpu_offload"], configs)
                 loaded.set_lora(p["lora"], p["lora_weight"])
             entry = loaded.entry  # a .ckpt knows its family once read
@@ -271,27 +272,28 @@ class TextToImage(Generator):
         ctx.progress(total, total)
         return results
 
-    def _configs(self, models_dir: Any) -> dict[str, Path]:
-        """The first loadable diffusers folder of each family (configurations for .ckpt files)."""
-        configs: dict[str, Path] = {}
-        for entry in self.entries(models_dir):
-            if entry.kind != "file" and entry.problem is None:
-                configs.setdefault(entry.family, entry.path)
-        return configs
-
-    def _entry(self, value: str | None, models_dir: Any) -> discovery.ModelEntry:
+    def _entry(self, value: str | None, entries: list) -> discovery.ModelEntry:
         if not value:
             raise GeneratorError(
                 "No model chosen. Add a folder with your models in Edit → Preferences (or drop "
                 "a model file or folder on the window), then pick one."
             )
         try:
-            entry = discovery.find(value, self.entries(models_dir))
+            entry = discovery.find(value, entries)
         except discovery.ModelProblem as exc:
             raise GeneratorError(str(exc)) from None
         if entry.problem:
             raise GeneratorError(entry.problem)
         return entry
+
+
+def _configs(entries: list) -> dict[str, Path]:
+    """The first loadable diffusers folder of each family (configurations for .ckpt files)."""
+    configs: dict[str, Path] = {}
+    for entry in entries:
+        if entry.kind != "file" and entry.problem is None:
+            configs.setdefault(entry.family, entry.path)
+    return configs
 
 
 class _Stop(Exception):  # noqa: N818 - a signal, not an error
