@@ -344,6 +344,9 @@ class Result:
     seed: the seed of this very image (a batch of N from seed s gives s, s+1, ...).
     note: a short remark shown with the image, e.g. "upscaled 64 → 256 px (Lanczos)".
     sequence: (group id, index, length) when the image is one frame of a strip/animation.
+    infotext: extra `Key: value` pairs for A1111's `parameters` text, in A1111's own names
+    (e.g. {"Lora hashes": "detail: 1a2b3c4d5e6f"}, {"Schedule type": "Karras"}); written after
+    the fixed head, before the remaining params.
     """
 
     image: Image
@@ -360,6 +363,7 @@ class Result:
     index: int = 0  # position in its job's results; filled in by the executor
     device: str = ""  # filled in by the executor: same request + same device = same pixels
     created: float = field(default_factory=time.time)
+    infotext: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:

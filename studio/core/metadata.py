@@ -125,6 +125,8 @@ def result_record(result: Result) -> dict[str, Any]:
     if result.sequence:
         group, index, length = result.sequence
         record["sequence"] = {"group": group, "index": index, "length": length}
+    if result.infotext:
+        record["infotext"] = dict(result.infotext)
     return record
 
 
@@ -182,6 +184,11 @@ def _pairs(record: dict[str, Any]) -> list[tuple[str, Any]]:
         pairs.append(("Model hash", record["model_hash"]))
     if record.get("model"):
         pairs.append(("Model", record["model"]))
+    written = {key.lower() for key, _value in pairs}
+    for key, value in (record.get("infotext") or {}).items():
+        if key.lower() not in written and _A1111_KEY.fullmatch(key):
+            pairs.append((key, value))
+            written.add(key.lower())
     # A size-like param that only repeats `Size: WxH` is left out; a differing one is kept.
     repeated = {"size": width if width == height else None, "width": width, "height": height}
     for name, value in params.items():

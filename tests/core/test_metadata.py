@@ -436,3 +436,15 @@ def test_describe_lists_format_generator_params_and_notes():
     for name, value in meta.params.items():
         assert f"  {name}: {value}" in text
     assert text.endswith("  - something odd")
+
+
+def test_infotext_pairs_are_written_in_a1111_names_and_read_by_sd_parsers():
+    from sd_parsers import ParserManager
+
+    record = prompt_record()
+    record["infotext"] = {"Schedule type": "Karras", "Lora hashes": "detail: 1a2b3c4d5e6f"}
+    line = a1111_text(record).split("\n")[2]
+    assert "Model: v1-5-pruned-emaonly, Schedule type: Karras, " in line
+    assert 'Lora hashes: "detail: 1a2b3c4d5e6f"' in line
+    info = ParserManager().parse(io.BytesIO(encode("PNG", **save_options(record, "PNG"))))
+    assert info.samplers[0].parameters["scheduler"] == "Karras"  # sd-parsers' name for it
