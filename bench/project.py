@@ -42,10 +42,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as `python bench/project.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     Row,
     isolate_studio_home,
     median,

@@ -5,11 +5,13 @@ worker thread cannot hide from the window (its heartbeat stalled up to 1 s); a c
 has a lock of its own. The child also contains a plugin that crashes (the job fails, the next
 one gets a fresh child), and ending it frees every model it loaded.
 
-The child is started with "spawn" (the parent runs Qt threads, which do not survive a fork)
-and builds its own registry from a "module:function" name. Messages both ways are pickled
-tuples over a pipe between our own two processes; results come back as `Result` objects whose
-images pickle as raw pixels. Cancel is a shared number (the id of the job to stop), so it
-reaches the child while it is busy.
+The child is a fresh interpreter (`python -m studio.core.worker_process`, never a fork of a
+process running Qt threads, and never a re-run of the parent's main script as
+multiprocessing's "spawn" would do) that builds its own registry from a "module:function"
+name. The two talk over a socket pair with `multiprocessing.connection`'s framing: pickled
+tuples between our own two processes. Results come back as `Result` objects whose images
+pickle as raw pixels. The child reads its socket on a thread of its own, so a cancel reaches
+it while a step runs.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import multiprocessing
 import os
+import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
+from multiprocessing.connection import Connection
 from typing import Any
 
 from studio.core.jobs import Executor, Job, JobState, ProgressCallback
@@ -28,7 +34,7 @@ from studio.core.jobs import Executor, Job, JobState, ProgressCallback
 log = logging.getLogger(__name__)
 
 DEFAULT_REGISTRY = "studio.core.registry:default_registry"
-PROGRESS_INTERVAL_S = 0.05  # previews cost a pickle each: at most 20 a second cross the pipe
+PROGRESS_INTERVAL_S = 0.05  # previews cost a pickle each: at most 20 a second cross over
 POLL_S = 0.05
 STOP_WAIT_S = 5.0
 
@@ -45,13 +51,11 @@ class ProcessExecutor:
     ) -> None:
         self.threads = threads
         self._preference = device_preference
-        self._models_dir = str(models_dir) if models_dir is not None else None
+        self._models_dir = str(models_dir) if models_dir is not None else ""
         self._registry = registry
-        self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
-        self._process: Any = None
-        self._conn: Any = None
-        self._cancel: Any = None
+        self._process: subprocess.Popen | None = None
+        self._conn: Connection | None = None
         self._device = ""
         self.restarts = 0
 
@@ -60,21 +64,17 @@ class ProcessExecutor:
     def start(self) -> None:
         """Start the child now (it imports the device's framework while nothing waits)."""
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if self._process is None or self._process.poll() is not None:
                 self._spawn()
 
     def _spawn(self) -> None:
-        parent, child = self._context.Pipe()
-        self._cancel = self._context.Value("q", 0, lock=False)
-        self._process = self._context.Process(
-            target=serve,
-            args=(child, self._cancel, self._registry, self._preference, self._models_dir),
-            name="studio-generator",
-            daemon=True,
-        )
-        self._process.start()
-        child.close()
-        self._conn = parent
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        command = [sys.executable, "-m", "studio.core.worker_process", str(theirs.fileno())]
+        command += [self._registry, self._preference, self._models_dir]
+        self._process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env)
+        theirs.close()
+        self._conn = Connection(ours.detach())
 
     def close(self, timeout: float = STOP_WAIT_S) -> None:
         """Stop the child (killed if a step ignores the request for `timeout` seconds)."""
@@ -85,11 +85,12 @@ class ProcessExecutor:
             return
         with contextlib.suppress(OSError, ValueError):
             conn.send(("stop",))
-        process.join(timeout)
-        if process.is_alive():
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
             log.warning("the generator process did not stop within %.0f s; ending it", timeout)
             process.kill()
-            process.join(2)
+            process.wait(2)
         conn.close()
 
     def device(self) -> str:
@@ -110,19 +111,19 @@ class ProcessExecutor:
             return _end(job, JobState.CANCELLED)
         try:
             self.start()
-            self._cancel.value = 0
             self._conn.send(("run", job.id, job.request.to_json(), job.keep, self.threads))
             return self._follow(job, on_progress)
-        except (EOFError, OSError, BrokenPipeError) as exc:
+        except (EOFError, OSError, AttributeError) as exc:
             return self._lost(job, exc)
 
     def _follow(self, job: Job, on_progress: ProgressCallback | None) -> Job:
-        conn = self._conn
+        conn, process, asked = self._conn, self._process, False
         while True:
-            if job.token.cancelled:
-                self._cancel.value = job.id
+            if job.token.cancelled and not asked:
+                conn.send(("cancel", job.id))
+                asked = True
             if not conn.poll(POLL_S):
-                if not self._process.is_alive():
+                if process.poll() is not None:
                     raise EOFError
                 continue
             message = conn.recv()
@@ -143,7 +144,7 @@ class ProcessExecutor:
 
     def _lost(self, job: Job, exc: BaseException) -> Job:
         process = self._process
-        code = process.exitcode if process is not None else None
+        code = process.poll() if process is not None else None
         with self._lock:
             self._process = self._conn = None
         self.restarts += 1
@@ -168,31 +169,42 @@ def _end(job: Job, state: JobState) -> Job:
 # ---------------------------------------------------------------- the child
 
 
-def serve(conn: Any, cancel: Any, registry: str, preference: str, models_dir: str | None) -> None:
+def serve(conn: Connection, registry: str, preference: str, models_dir: str) -> None:
     """The child's loop: run each job it is sent, report in messages, until told to stop."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from studio.core import devices
 
+    inbox: queue.Queue = queue.Queue()
+    cancel = _Cancel()
+    threading.Thread(target=_read, args=(conn, inbox, cancel), daemon=True).start()
     module, _, name = registry.partition(":")
     made = getattr(importlib.import_module(module), name)()
-    executor = Executor(made.get, lambda: devices.resolve(preference), models_dir)
+    executor = Executor(made.get, lambda: devices.resolve(preference), models_dir or None)
     try:
         executor.device()  # imports the framework now, while the window is idle
     except Exception:  # noqa: BLE001 - the first job reports the same problem properly
         log.warning("device warm-up failed", exc_info=True)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message[0] == "stop":
-            return
+    while (message := inbox.get())[0] == "run":
         _, job_id, request, keep, threads = message
         _run_one(conn, cancel, executor, job_id, request, keep, threads)
 
 
-def _run_one(conn: Any, cancel: Any, executor: Executor, job_id: int, request: str,
-             keep: int | None, threads: int) -> None:  # fmt: skip
+def _read(conn: Connection, inbox: queue.Queue, cancel: _Cancel) -> None:
+    # On its own thread: a cancel must arrive while the main thread is inside a step.
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            inbox.put(("stop",))
+            return
+        if message[0] == "cancel":
+            cancel.job_id = message[1]
+        else:
+            inbox.put(message)
+
+
+def _run_one(conn: Connection, cancel: _Cancel, executor: Executor, job_id: int,
+             request: str, keep: int | None, threads: int) -> None:  # fmt: skip
     from studio.core.generator import Request
 
     executor.threads = threads
@@ -217,12 +229,33 @@ def _run_one(conn: Any, cancel: Any, executor: Executor, job_id: int, request: s
     conn.send(("ended", job_id, job.state.value, job.error, job.details, job.results))
 
 
-class _SharedToken:
-    """A cancel token read from the number the parent writes."""
+class _Cancel:
+    """The id of the job the parent asked to stop (written by the reading thread)."""
 
-    def __init__(self, cancel: Any, job_id: int) -> None:
+    job_id = 0
+
+
+class _SharedToken:
+    """A cancel token that reads what the parent asked for."""
+
+    def __init__(self, cancel: _Cancel, job_id: int) -> None:
         self._cancel, self._job_id = cancel, job_id
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.value == self._job_id
+        return self._cancel.job_id == self._job_id
+
+
+def main(argv: list[str]) -> int:
+    fd, registry, preference, models_dir = argv
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    conn = Connection(int(fd))
+    try:
+        serve(conn, registry, preference, models_dir)
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

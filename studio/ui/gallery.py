@@ -8,6 +8,7 @@ removed ones and re-reads only the rows that changed.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from typing import Any
 
@@ -67,12 +68,23 @@ class GalleryModel(QAbstractListModel):
         if self.project is None:
             return
         present = {r.id for r in self.rows}
-        for row in self.project.items(**self.filters, ids=ids):
-            if row.id in present:
-                continue
-            at = next((n for n, r in enumerate(self.rows) if _before(row, r)), len(self.rows))
+        new = sorted(
+            (row for row in self.project.items(**self.filters, ids=ids) if row.id not in present),
+            key=_order,
+        )
+        if not new:
+            return
+        if not self.rows or _order(new[-1]) < _order(self.rows[0]):  # the usual case: newest
+            self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
+            self.rows[0:0] = new
+            self.endInsertRows()
+            return
+        keys = [_order(r) for r in self.rows]
+        for row in new:
+            at = bisect.bisect_left(keys, _order(row))
             self.beginInsertRows(QModelIndex(), at, at)
             self.rows.insert(at, row)
+            keys.insert(at, _order(row))
             self.endInsertRows()
 
     def remove(self, ids: list[int]) -> None:
@@ -129,9 +141,9 @@ class GalleryModel(QAbstractListModel):
         return next((r for r in self.rows if r.id == item_id), None)
 
 
-def _before(row: ItemRow, other: ItemRow) -> bool:
+def _order(row: ItemRow) -> tuple[float, int]:
     # The store's order: newest first, then by id.
-    return (-row.created, row.id) < (-other.created, other.id)
+    return (-row.created, row.id)
 
 
 class GalleryPanel(QWidget):

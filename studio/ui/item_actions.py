@@ -77,10 +77,14 @@ class ItemActions(QObject):
 
     def entry(self, item_id: int) -> tuple[Picture, str]:
         """The canvas picture of an item and its label (what made it, its size, its note)."""
+        return self.entries([item_id])[0]
+
+    def entries(self, ids: list[int]) -> list[tuple[Picture, str]]:
         project = self.project
-        record = project.record(item_id)
-        picture = Picture(record["width"], record["height"], lambda: project.image(item_id))
-        return picture, item_label(record)
+        return [
+            (Picture(r["width"], r["height"], lambda i=i: project.image(i)), item_label(r))
+            for i, r in zip(ids, project.records(ids), strict=True)
+        ]
 
     def show_on_canvas(self, item_id: int) -> None:
         canvas = self.canvas

@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
 
     def _on_items_added(self, added: ItemsAdded) -> None:
         self.gallery.on_items_added(added)
-        items = self.canvas.place(added, self.items.entry)
+        items = self.canvas.place(added, self.items.entries)
         if items and added.at is None and self.follow_action.isChecked():
             self.canvas.fit_items(items)
 
