@@ -143,8 +143,12 @@ class ProcessExecutor:
                 return _end(job, JobState(state))
 
     def _lost(self, job: Job, exc: BaseException) -> Job:
-        process = self._process
-        code = process.poll() if process is not None else None
+        process, code = self._process, None
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = process.wait(2)  # its socket closed first: give it a moment to end
+            if code is None:
+                process.kill()
         with self._lock:
             self._process = self._conn = None
         self.restarts += 1
