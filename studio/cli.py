@@ -388,6 +388,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    try:
+        return _print_info(args)
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _print_info(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 

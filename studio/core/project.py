@@ -168,7 +168,9 @@ class Project:
         png, thumb = _encode(image, record)
         text = json.dumps(record, sort_keys=True)
         search = search_text(record)
-        row = (record.get("created", time.time()), generator, seed, text, image.width)
+        # SQLite integers are signed 64-bit: a seed past 2**63 is stored as its two's complement.
+        stored_seed = seed - 2**64 if seed >= 2**63 else seed
+        row = (record.get("created", time.time()), generator, stored_seed, text, image.width)
         row += (image.height, parent, caption_of(record), search)
         with self._lock, self._db:
             cursor = self._db.execute(
@@ -237,7 +239,7 @@ class Project:
         sql += " WHERE " + " AND ".join(where) + " ORDER BY created DESC, id ASC"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+        return [ItemRow(r[0], r[1], r[2], r[3] % 2**64, r[4], r[5], bool(r[6]), r[7]) for r in rows]
 
     def count(self) -> int:
         with self._lock:

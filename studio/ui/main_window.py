@@ -32,6 +32,7 @@ from studio.ui.item_actions import ItemActions
 from studio.ui.job_runner import JobRunner
 from studio.ui.latent_map import LatentMapPanel
 from studio.ui.mask_tool import MaskTool
+from studio.ui.metadata_reader import MetadataReader
 from studio.ui.project_session import ProjectSession
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
@@ -441,20 +442,28 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Drawing saved as {path.name}; press Ctrl+Enter to reconstruct")
 
     def restore_settings(self, path: Path) -> None:
-        """Fill the form from the settings an image carries (ours, A1111, ComfyUI, InvokeAI)."""
-        from studio.core.images import ImageLoadError
-        from studio.core.metadata import read_metadata, restore_values
+        """Fill the form from the settings an image carries (ours, A1111, ComfyUI, InvokeAI).
 
+        The file is read on a pool thread; the form fills when it has been read."""
         if _is_model(path):  # a model dropped on the panel: add it, like anywhere else
             self.add_models([path])
             return
-        try:
-            meta = read_metadata(path)
-        except ImageLoadError as exc:
-            self.banner.show_message(str(exc))
-            return
-        if meta.source_format is None:
-            self.banner.show_message(f"'{path.name}' carries no generation settings.", "warning")
+        if getattr(self, "metadata_reader", None) is None:
+            self.metadata_reader = MetadataReader(self)
+            self.metadata_reader.metadata_read.connect(self._apply_settings)
+            self.metadata_reader.read_failed.connect(
+                lambda _path, text: self.banner.show_message(text)
+            )
+        self.metadata_reader.read(path)
+
+    def _apply_settings(self, path: Path, meta: Any) -> None:
+        from studio.core.metadata import restore_values
+
+        if meta.source_format is None:  # say why when a text was skipped as too large
+            skipped = [note for note in meta.notes if "limit" in note]
+            text = f"'{path.name}': {' '.join(skipped)}" if skipped else ""
+            text = text or f"'{path.name}' carries no generation settings."
+            self.banner.show_message(text, "warning")
             return
         target = self._generator_for(meta)
         values, notes = restore_values(meta, target.params, title=target.title)
