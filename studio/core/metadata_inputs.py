@@ -23,7 +23,7 @@ IMAGE_SUFFIXES = frozenset(
 MAX_HASHED = 1 << 30  # a larger "image" is not hashed (the record names it only)
 # Absolute POSIX, home-relative, Windows drive or UNC paths, and file URLs.
 _ABSOLUTE = re.compile(r"(?:/|~[/\\]|[A-Za-z]:[/\\]|\\\\|file://)[^\n\r]*")
-_HAS_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+_HAS_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,12}$")
 
 
 def is_local_path(value: Any) -> bool:

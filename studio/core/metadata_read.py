@@ -152,10 +152,10 @@ def _parse_others(meta: ImageMetadata, chunks: dict[str, str]) -> Any:
             meta.notes.append(too_large + " Skipped.")
             return None
         info = _sd_parse("comfyui", chunks)
-        links = comfyui.api_links(graph) if info is None else None
-        if links:  # an API-saved ComfyUI image, or a workflow in a layout sd-parsers rejects
+        if info is None:  # an API-saved ComfyUI image, or a workflow sd-parsers rejects
+            links = comfyui.api_links(graph)
             info = _sd_parse("comfyui", {**chunks, "workflow": {"links": links}})
-        if info is not None:
+        if info is not None and info.samplers:
             return info
     safe = dict(chunks)
     if "Dream" in safe:  # its pattern rescans runs of spaces: one space each is the same text
