@@ -45,6 +45,7 @@ def restore_values(
         incoming.setdefault("size", width)
     if meta.source_format not in (None, "studio") and "sampler" in incoming:
         incoming.setdefault("schedule", "Automatic")
+        _combine_schedule(incoming, specs)
     # Studio's A1111 text writes these for other readers; a generator without them is fine.
     quiet = _FOR_READERS if meta.generator is not None and meta.source_format == "a1111" else ()
     values: dict[str, Any] = {}
@@ -64,6 +65,23 @@ def restore_values(
         except ParamError as exc:
             notes.append(f"{exc}; kept the current value")
     return values, notes
+
+
+def _combine_schedule(incoming: dict[str, Any], specs: dict[str, Param]) -> None:
+    """A sampler choice labelled the pre-1.9 A1111 way ("DPM++ 2M Karras") and no schedule
+    field of its own: the pair picks the combined label."""
+    from studio.core.generator import ChoiceParam, ParamError
+
+    target = _target("sampler", specs, incoming)
+    spec = specs.get(target) if target else None
+    schedule = incoming.get("schedule")
+    if "schedule" in specs or not isinstance(spec, ChoiceParam) or schedule == "Automatic":
+        return
+    try:
+        incoming["sampler"] = spec.validate(f"{incoming['sampler']} {schedule}")
+    except ParamError:
+        return
+    del incoming["schedule"]
 
 
 def _missing_input(spec: Param, value: Any, inputs: Any) -> str:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from studio.core.generator import ChoiceParam
 from studio.core.metadata import read_metadata, restore_values
 from studio.core.samplers import SAMPLER_NAMES, SCHEDULE_TYPES, a1111_sampler
 from tests.core.test_metadata_tools import T2I_SPECS
@@ -154,3 +155,21 @@ def test_a_studio_record_keeps_its_own_sampler_fields():
     )
     values, _notes = restore_values(meta, T2I_SPECS)
     assert (values["scheduler"], values["schedule"]) == ("dpm++_2m", "karras")  # not the alias
+
+
+def test_a_form_with_combined_labels_and_no_schedule_field_gets_the_combined_choice():
+    legacy = [
+        ChoiceParam(
+            name="scheduler",
+            choices=("dpmpp_2m", "dpmpp_2m_karras", "euler_a"),
+            labels=("DPM++ 2M", "DPM++ 2M Karras", "Euler a"),
+        )
+    ]
+    for sampler in ("DPM++ 2M, Schedule type: Karras", "DPM++ 2M Karras"):
+        values, notes = restore_values(
+            read_metadata(png(parameters=A1111_HEAD.format(sampler))), legacy
+        )
+        assert values == {"scheduler": "dpmpp_2m_karras"}
+        assert not any("Sampler" in n or "Schedule" in n for n in notes)
+    values, _ = restore_values(read_metadata(png(parameters=A1111_HEAD.format("Euler a"))), legacy)
+    assert values == {"scheduler": "euler_a"}
