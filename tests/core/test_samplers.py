@@ -173,3 +173,18 @@ def test_a_form_with_combined_labels_and_no_schedule_field_gets_the_combined_cho
         assert not any("Sampler" in n or "Schedule" in n for n in notes)
     values, _ = restore_values(read_metadata(png(parameters=A1111_HEAD.format("Euler a"))), legacy)
     assert values == {"scheduler": "euler_a"}
+
+
+def test_novelais_sampler_and_noise_schedule_become_a1111s_pair():
+    comment = {"steps": 28, "sampler": "k_dpmpp_2m", "noise_schedule": "karras", "seed": 5}
+    comment |= {"scale": 5.0, "uc": "lowres", "strength": 0.7, "noise": 0.0}
+    data = png(
+        Title="AI generated image",
+        Description="a cat in space",
+        Software="NovelAI",
+        Source="NovelAI Diffusion V3 7BCCAA2C",
+        Comment=json.dumps(comment),
+    )
+    meta = read_metadata(data)
+    assert meta.source_format == "novelai"
+    assert (meta.params["sampler"], meta.params["schedule"], meta.seed) == ("DPM++ 2M", "Karras", 5)
