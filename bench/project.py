@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,7 @@ def build_project(path: Path) -> dict[str, Any]:
         created = now - 60 * 86400 + i * (60 * 86400 / COUNT)
         results.append(make_result(i, image, created))
     start = time.perf_counter()
-    with Project.open(path, create=True) as project:
+    with closing(Project.open(path, create=True)) as project:
         for batch in range(0, COUNT, 16):
             project.add_results(results[batch : batch + 16])
         generators = project.generators()
@@ -286,7 +287,7 @@ def measure_queries(path: Path) -> dict[str, tuple[float, int]]:
     queries["generator gan_faces"] = {"generator": "gan_faces"}
     times: dict[str, list[float]] = {name: [] for name in queries}
     rows: dict[str, int] = {}
-    with Project.open(path) as project:
+    with closing(Project.open(path)) as project:
         for name, kwargs in queries.items():  # warm-up
             rows[name] = len(project.items(**kwargs))
         for _ in range(QUERY_REPEATS):
@@ -317,7 +318,7 @@ def measure_commits(path: Path) -> dict[int, dict[str, list[float]]]:
     from studio.core.project import Project, _encode
 
     sizes: dict[int, dict[str, list[float]]] = {}
-    with Project.open(path) as project:
+    with closing(Project.open(path)) as project:
         for size, count in COMMITS.items():
             total = count + 5
             base = smooth_images(total, SMALL_PX, seed=20 + size)

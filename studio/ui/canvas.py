@@ -27,7 +27,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView, QMenu
 
-from studio.core.project import Layer
+from studio.core.project import ItemsAdded, Layer
 from studio.ui.qt_convert import to_pixmap
 
 if TYPE_CHECKING:
@@ -188,6 +188,7 @@ class CanvasView(QGraphicsView):
         self._panning: QPointF | None = None
         self._space = False
         self._alt_drag = False
+        self._stash: dict[Any, ImageItem] = {}  # items their project deleted (undo brings back)
         self.mask_tool: Any = None  # while a mask is painted, the left button paints
 
     # -- content
@@ -221,6 +222,49 @@ class CanvasView(QGraphicsView):
         self.undo_stack.push(_AddItems(self.scene_, items, text))
         return items
 
+    def place(
+        self, added: ItemsAdded, entry_for: Callable[[int], tuple[Picture, str]]
+    ) -> list[ImageItem]:
+        """New project items: beside the item they were made from (below earlier results of
+        it), else where they were dropped, else right of everything; a strip in one row.
+        `entry_for(item id)` gives each one's picture and label."""
+        present = {item.key for item in self.image_items()}
+        rows = [row for row in added.rows if row.id not in present]
+        if not rows:
+            return []
+        at = QPointF(*added.at) if added.at is not None else None
+        source = self.item_for_key(added.parent) if added.parent is not None else None
+        if source is not None:
+            box = source.sceneBoundingRect()
+            at = QPointF(box.right() + GAP, box.top())
+            others = [i.sceneBoundingRect() for i in self.image_items()]
+            for _ in range(100):  # below earlier results made from the same item
+                spot = QRectF(at.x(), at.y(), rows[0].width, rows[0].height)
+                if not any(spot.intersects(o) for o in others):
+                    break
+                at = QPointF(at.x(), at.y() + rows[0].height + GAP)
+        return self.add_images(
+            [(picture, row.id, label) for row in rows for picture, label in [entry_for(row.id)]],
+            at=at,
+            columns=len(rows) if added.strip else None,
+            text=f"Add {len(rows)} result(s)",
+        )
+
+    def take_removed(self, keys: Iterable[Any]) -> None:
+        """Items their project deleted leave the canvas, kept aside until restored."""
+        wanted = set(keys)
+        for item in self.image_items():
+            if item.key in wanted:
+                self.scene_.removeItem(item)
+                self._stash[item.key] = item
+        self.scene_.update()
+
+    def bring_back(self, keys: Iterable[Any]) -> None:
+        for key in keys:
+            item = self._stash.pop(key, None)
+            if item is not None:
+                self.scene_.addItem(item)
+
     def layers(self) -> list[Layer]:
         """The canvas as the project stores it (items without a project id are skipped)."""
         return [
@@ -244,15 +288,8 @@ class CanvasView(QGraphicsView):
     def clear(self) -> None:
         for item in self.image_items():
             self.scene_.removeItem(item)
+        self._stash.clear()
         self.scene_.update()
-
-    def remove_keys(self, keys: Iterable[Any], text: str = "Delete") -> list[ImageItem]:
-        """Take the items of these project ids off the canvas as one undoable step."""
-        wanted = set(keys)
-        items = [i for i in self.image_items() if i.key in wanted]
-        if items:
-            self.undo_stack.push(_RemoveItems(self.scene_, items, text))
-        return items
 
     def remove_selected(self) -> int:
         items = self.selected_items()
@@ -273,7 +310,9 @@ class CanvasView(QGraphicsView):
         self.centerOn(item)
 
     def fit_all(self) -> None:
-        items = self.image_items()
+        self.fit_items(self.image_items())
+
+    def fit_items(self, items: Sequence[ImageItem]) -> None:
         if items:
             rect = items[0].sceneBoundingRect()
             for item in items[1:]:
