@@ -5,15 +5,20 @@ Every saved image carries two things:
 - A1111's `parameters` text (prompt line, `Negative prompt:`, then one line of `Key: value`
   pairs that starts `Steps: N, Sampler: ...`), because that is the only layout the readers
   artists use (Civitai, sd-parsers, sd-prompt-reader) accept. PNG stores it in a `parameters`
-  text chunk; JPEG and WebP in EXIF UserComment as A1111 does (`UNICODE\\0` + UTF-16-BE).
+  text chunk; JPEG and WebP in EXIF UserComment as A1111 does (`UNICODE\\0` + UTF-16-BE,
+  type UNDEFINED).
 - Our full JSON record (`result_record`): in PNG an iTXt chunk `studio`; in JPEG and WebP an
   XMP packet (element `studio:record` in the namespace `XMP_NAMESPACE`). XMP rather than a
   second EXIF tag because in JPEG it sits in its own APP1 segment, so the record and the
   UTF-16 UserComment each get the full 64 KB a segment allows; it is plain text other tools
   (exiftool, photo managers) show and keep; and EXIF has no tag meant for free-form data.
 
-`read_metadata` reads files (in `metadata_read`, loaded on first use so that writing stays
-light at start-up); the reading model, `ImageMetadata`, `restore_values` and `describe`, is here.
+Local paths never reach a written file: `save_options` writes `public_record(record)`, in
+which input and model files are named by file name only (`metadata_inputs`).
+
+`read_metadata` reads files (in `metadata_read`), `restore_values` and `describe` put what was
+read to use (in `metadata_restore`); both load on first use so that writing stays light at
+start-up. The reading model, `ImageMetadata`, is here.
 """
 
 from __future__ import annotations
