@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.cli._common import EXIT_FAILED
+from studio.cli._common import EXIT_FAILED, EXIT_INTERRUPTED
 
 
 def add_parser(sub: Any) -> None:
@@ -17,6 +17,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _print_info(args)
+    except KeyboardInterrupt:  # Ctrl+C during a slow read (network share): no traceback
+        print("studio: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _print_info(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 

@@ -274,7 +274,9 @@ class Project:
 
     def _insert(self, entry: _Encoded, parent: int | None) -> int:
         record = entry.record
-        row = (record.get("created", time.time()), entry.generator, entry.seed)
+        # SQLite integers are signed 64-bit: a seed past 2**63 is stored as its two's complement.
+        seed = entry.seed - 2**64 if entry.seed >= 2**63 else entry.seed
+        row = (record.get("created", time.time()), entry.generator, seed)
         row += (json.dumps(record, sort_keys=True), entry.width, entry.height, parent)
         row += (caption_of(record), search_text(record))
         with self.transaction() as db:
@@ -374,7 +376,10 @@ class Project:
     def _rows(self, sql: str, args: Sequence[Any]) -> list[ItemRow]:
         with self._lock:
             rows = self._open_db().execute(sql, args).fetchall()
-        return [ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8]) for r in rows]
+        return [
+            ItemRow(r[0], r[1], r[2], r[3] % 2**64, r[4], r[5], bool(r[6]), r[7], r[8])
+            for r in rows
+        ]
 
     def count(self) -> int:
         with self._lock:

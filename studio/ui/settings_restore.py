@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.registry import Registry
 from studio.ui.files import is_model
+from studio.ui.metadata_reader import MetadataReader
 
 if TYPE_CHECKING:
     from studio.ui.prompt_panel import PromptPanel
@@ -23,21 +24,23 @@ class SettingsRestorer(QObject):
     def __init__(self, registry: Registry, panel: PromptPanel, parent: Any = None) -> None:
         super().__init__(parent)
         self.registry, self.panel = registry, panel
+        self.reader = MetadataReader(self)  # reads on a pool thread: the window never waits
+        self.reader.metadata_read.connect(self._apply)
+        self.reader.read_failed.connect(lambda _path, text: self.message.emit(text, "error"))
 
     def restore(self, path: Path) -> None:
-        from studio.core.images import ImageLoadError
-        from studio.core.metadata import read_metadata, restore_values
-
         if is_model(path):
             self.models_dropped.emit([path])
             return
-        try:
-            meta = read_metadata(path)
-        except ImageLoadError as exc:
-            self.message.emit(str(exc), "error")
-            return
-        if meta.source_format is None:
-            self.message.emit(f"'{path.name}' carries no generation settings.", "warning")
+        self.reader.read(path)
+
+    def _apply(self, path: Path, meta: Any) -> None:
+        from studio.core.metadata import restore_values
+
+        if meta.source_format is None:  # say why when a text was skipped as too large
+            skipped = [note for note in meta.notes if "limit" in note]
+            text = f"'{path.name}': {' '.join(skipped)}" if skipped else ""
+            self.message.emit(text or f"'{path.name}' carries no generation settings.", "warning")
             return
         target = self._generator_for(meta)
         values, notes = restore_values(meta, target.params, title=target.title)

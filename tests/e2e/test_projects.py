@@ -135,7 +135,8 @@ def test_dropping_an_image_on_the_panel_restores_its_settings(window, qtbot, pro
     path = tmp_path / "face.png"
     path.write_bytes(project.png(job.item_ids[1]))
     window.prompt_panel.select("solid")
-    window.restorer.restore(path)
+    window.restorer.restore(path)  # read on a pool thread; the form fills when it is read
+    qtbot.waitUntil(lambda: "Restored" in window.banner.label.text())
     values = window.prompt_panel.form().values()
     assert window.prompt_panel.current_id == "gan_faces"
     assert (values["seed"], values["truncation"], values["size"]) == (41, 0.55, 128)
@@ -154,10 +155,23 @@ def test_settings_from_another_tool_say_what_was_not_mapped(window, qtbot, tmp_p
     Image.new("RGB", (64, 64)).save(tmp_path / "a1111.png", pnginfo=info)
     window.prompt_panel.select("gan_faces")
     window.restorer.restore(tmp_path / "a1111.png")
+    qtbot.waitUntil(lambda: "Restored" in window.banner.label.text())
     assert window.prompt_panel.current_id == "text_to_image"  # the one that takes a prompt
     assert window.prompt_panel.form().values()["seed"] == 123
     text = window.banner.label.text()
     assert "Not restored" in text and "Heun" in text  # a sampler Studio does not have
+
+
+def test_a_dropped_zip_bomb_says_its_settings_are_too_large(window, qtbot, tmp_path):
+    from tests.core.test_metadata_hostile import png_with_chunks, ztxt
+
+    (tmp_path / "bomb.png").write_bytes(png_with_chunks(ztxt("parameters", b"x" * 2**26)))
+    window.restorer.restore(tmp_path / "bomb.png")
+    qtbot.waitUntil(lambda: "limit" in window.banner.label.text(), timeout=20_000)
+    assert window.banner.label.text() == (
+        "'bomb.png': The settings text 'parameters' inflates to more than 16 MB, "
+        "over Studio's limit of 16 MB; skipped."
+    )
 
 
 def test_a_project_open_elsewhere_is_read_only_and_refuses_to_generate(
