@@ -65,3 +65,10 @@ def test_a_crashing_plugin_fails_its_job_and_the_next_gets_a_fresh_process(child
     assert job.state is JobState.FAILED and "stopped unexpectedly (exit code 9)" in job.error
     after = child.execute(Job(request(fakes.SolidColour(), count=1, seed=1)))
     assert after.state is JobState.DONE and child.pid != first
+
+
+def test_the_child_runs_below_the_windows_priority(child):
+    import os
+
+    child.start()
+    assert os.getpriority(os.PRIO_PROCESS, child.pid) > os.getpriority(os.PRIO_PROCESS, 0)
