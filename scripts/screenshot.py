@@ -24,6 +24,7 @@ SCENES = {
         ],
     ),
     "train": ("vae_digits", [{"model": "z16", "mode": "sample", "count": 16, "seed": 8}]),
+    "queue": ("gan_faces", [{"mode": "sample", "count": 16, "seed": 7, "size": 64}]),
     "vae": (
         "vae_digits",
         [
@@ -38,6 +39,10 @@ SCENES = {
             {"prompt": "a lighthouse on a cliff at dawn", "steps": 8, "width": 128,
              "height": 128, "count": 2, "seed": 3},
         ],
+    ),
+    "t2i-queue": (
+        "text_to_image",
+        [{"prompt": "a lighthouse", "steps": 4, "width": 128, "height": 128, "seed": 3}],
     ),
     "style": (
         "style_transfer",
@@ -66,8 +71,8 @@ def prepare_style(window, form, then) -> None:  # noqa: ANN001
         form.set_values({"style_image": str(painting)})
         then()
 
-    window.loader.loaded.connect(loaded)
-    window.loader.load([photo], None)
+    window.files.loader.loaded.connect(loaded)
+    window.files.loader.load([photo], None)
 
 
 def prepare_t2i(window, then) -> None:  # noqa: ANN001
@@ -127,8 +132,26 @@ def main() -> int:
         elif scene == "t2i":
             paint_mask(window)
             QTimer.singleShot(500, shoot)
+        elif scene == "t2i-queue":
+            if not window.jobs.waiting_ids() and window.runner.running is None:
+                for seed in (11, 12, 13):
+                    form.set_values({"seed": seed, "steps": 30 + seed})
+                    panel.request_generate()
+                QTimer.singleShot(4000, shoot)
+        elif scene == "queue":
+            fill_queue()
         else:
             QTimer.singleShot(1500 if scene == "style" else 300, shoot)
+
+    def fill_queue() -> None:
+        if window.jobs.paused:
+            return
+        window.jobs.pause()  # waiting rows, in the order they will run
+        for values in ({"count": 4, "seed": 21}, {"count": 8, "seed": 3, "truncation": 0.6},
+                       {"mode": "interpolate", "seed": 4, "end_seed": 9, "frames": 12}):  # fmt: skip
+            form.set_values(values)
+            panel.request_generate()
+        QTimer.singleShot(500, shoot)
 
     def train() -> None:
         if window.train_panel.job is not None:
@@ -171,10 +194,10 @@ def main() -> int:
         print(f"saved {out}")
         window.close()
 
-    window.runner.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
+    window.jobs.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
     if scene == "style":
         QTimer.singleShot(300, lambda: prepare_style(window, form, next_job))
-    elif scene == "t2i":
+    elif scene.startswith("t2i"):
         QTimer.singleShot(300, lambda: prepare_t2i(window, next_job))
     else:
         QTimer.singleShot(500, next_job)

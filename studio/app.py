@@ -103,7 +103,7 @@ def run(argv: list[str] | None = None) -> int:
     apply_dark(app)
     settings = QSettings(str(data_dir() / "settings.ini"), QSettings.Format.IniFormat)
     window = create_window(settings)
-    sys.excepthook = window.report_unexpected  # a slot's exception must not end the session
+    sys.excepthook = window.banner.report_unexpected  # a slot's exception must not end the session
     window.show()
     QTimer.singleShot(0, lambda: open_last_project(window))  # after the first paint
     if log_path:

@@ -81,12 +81,15 @@ class ItemsAdded:
     parent: the item they were made from (a re-run, a restyled photo), if any.
     at: where the user put them (a drop on the canvas), if anywhere.
     strip: they are the frames of one sequence, shown in one row.
+    group: the drop of several files they belong to (its views place the drop when it is
+    all in), if any.
     """
 
     rows: tuple[ItemRow, ...]
     parent: int | None = None
     at: tuple[float, float] | None = None
     strip: bool = False
+    group: str | None = None
 
 
 class ProjectEvents:
@@ -254,7 +257,12 @@ class Project:
         return ids
 
     def add_image(
-        self, image: Image, name: str, source: str = "", at: tuple[float, float] | None = None
+        self,
+        image: Image,
+        name: str,
+        source: str = "",
+        at: tuple[float, float] | None = None,
+        group: str | None = None,
     ) -> int:
         """Keep an image the user brought in, so the canvas never points at a lost file."""
         record = {
@@ -269,7 +277,8 @@ class Project:
         encoded = _Encoded.of(record, image, IMPORTED, 0)
         with self.transaction():
             item = self._insert(encoded, None)
-            self._after_commit(self.events.items_added, self._added([item], None, at, False))
+            added = ItemsAdded(tuple(self.rows([item])), at=at, group=group)
+            self._after_commit(self.events.items_added, added)
         return item
 
     def _insert(self, entry: _Encoded, parent: int | None) -> int:

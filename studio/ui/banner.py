@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 STYLES = {
@@ -14,8 +17,13 @@ STYLES = {
 }
 
 
+log = logging.getLogger(__name__)
+
+
 class MessageBanner(QWidget):
     """Shows the latest messages (several stack into one list) until closed or timed out."""
+
+    _unexpected = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +51,7 @@ class MessageBanner(QWidget):
         self._timer.timeout.connect(self.dismiss)
         self.messages: list[str] = []
         self.level = "info"
+        self._unexpected.connect(self.show_message)
         self.hide()
 
     def show_message(
@@ -81,3 +90,16 @@ class MessageBanner(QWidget):
         self.dismiss()
         if act is not None:
             act()
+
+    def report_unexpected(self, kind: type, value: BaseException, tb: Any) -> None:
+        """Last resort for a bug in a slot (it is sys.excepthook): log the traceback, tell the
+        user, keep running. May run on any thread, so the message goes by a signal."""
+        if tb is None:  # raised where Qt called into Python: log where that call came from
+            where = "".join(traceback.format_stack()[:-1])
+            log.error("unexpected error: %s: %s (raised in a call from Qt)\n%s", kind.__name__,
+                      value, where)  # fmt: skip
+        else:
+            log.error("unexpected error", exc_info=(kind, value, tb))
+        self._unexpected.emit(
+            f"Unexpected error: {kind.__name__}: {value}. Details are in the log."
+        )

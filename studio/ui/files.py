@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,17 @@ def with_suffix(path: str) -> Path:
     return target if target.suffix == SUFFIX else target.with_name(target.name + SUFFIX)
 
 
+@dataclass
+class _Drop:
+    """Files brought in together: placed together once every one is decoded (or failed)."""
+
+    id: str
+    at: tuple[float, float] | None
+    left: int
+    project: Any = None  # where they are kept
+    ids: list[int] = field(default_factory=list)
+
+
 class FileDrops(QObject):
     """Sorts what arrives: images are decoded off the main thread and kept in the project
     (the canvas places them from the project's event), folders become a batch, model files
@@ -37,6 +50,7 @@ class FileDrops(QObject):
 
     models_dropped = Signal(list)  # paths
     folders_dropped = Signal(list)  # paths: a batch for the current generator
+    images_in = Signal(object, list, object)  # project, item ids of one drop (all in), where
     message = Signal(str, str)
     status = Signal(str)
     unkept = Signal(object, object, object)  # path, image, where: no project to keep it
@@ -48,14 +62,22 @@ class FileDrops(QObject):
         self.loader = DropLoader(self)
         self.loader.store = self._store
         self.loader.loaded.connect(self._on_loaded)
-        self.loader.failed.connect(lambda _path, text, _at: self.message.emit(text, "error"))
+        self.loader.failed.connect(self._on_failed)
+        self._drops: dict[str, _Drop] = {}
 
     def open_images(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self._parent, "Import images", str(Path.home()), IMAGE_FILTER
         )
         if paths:
-            self.loader.load([Path(p) for p in paths], None)
+            self.load([Path(p) for p in paths], None)
+
+    def load(self, files: list[Path], at: tuple[float, float] | None) -> None:
+        """Decode `files` (two at a time) and keep them; they land together, laid out like
+        results, once every one of them is in."""
+        drop = _Drop(uuid.uuid4().hex, at, len(files), self.session.project)
+        self._drops[drop.id] = drop
+        self.loader.load(files, drop.id)
 
     def drop(self, paths: list[Path], at: QPointF | None) -> None:
         models = [p for p in paths if is_model(p)]
@@ -67,7 +89,7 @@ class FileDrops(QObject):
             self.folders_dropped.emit(folders)
         files = [p for p in rest if not p.is_dir()]
         if files:
-            self.loader.load(files, (at.x(), at.y()) if at is not None else None)
+            self.load(files, (at.x(), at.y()) if at is not None else None)
 
     def add_models(self, paths: list[Path]) -> list[Path]:
         """Remember model files and folders among the user's models; returns the new ones."""
@@ -83,14 +105,29 @@ class FileDrops(QObject):
     def wait(self) -> bool:
         return self.loader.wait()
 
-    def _store(self, path: Path, image: Any, at: Any) -> int | None:
+    def _store(self, path: Path, image: Any, drop_id: str) -> int | None:
         # On a loader thread: the project keeps a copy, so the canvas never loses the image.
-        project = self.session.project
-        if project is None or project.read_only:
+        project = self._drops[drop_id].project
+        if project is None or project.read_only or project.closed:
             return None
-        return project.add_image(image, path.name, str(path), at=at)
+        return project.add_image(image, path.name, str(path), group=drop_id)
 
-    def _on_loaded(self, path: Path, image: Any, at: Any, item_id: Any) -> None:
+    def _on_loaded(self, path: Path, image: Any, drop_id: str, item_id: Any) -> None:
+        drop = self._drops[drop_id]
         if item_id is None:
-            self.unkept.emit(path, image, at)
+            self.unkept.emit(path, image, drop.at)
+        else:
+            drop.ids.append(item_id)
         self.status.emit(f"Added {path.name} ({image.width}×{image.height})")
+        self._one_done(drop)
+
+    def _on_failed(self, _path: Path, text: str, drop_id: str) -> None:
+        self.message.emit(text, "error")
+        self._one_done(self._drops[drop_id])
+
+    def _one_done(self, drop: _Drop) -> None:
+        drop.left -= 1
+        if drop.left == 0:
+            del self._drops[drop.id]
+            if drop.ids:
+                self.images_in.emit(drop.project, sorted(drop.ids), drop.at)

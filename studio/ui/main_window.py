@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
@@ -43,8 +43,6 @@ LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockW
 
 class MainWindow(QMainWindow):
     """Lays out and wires the panels; holds no model code and no job logic."""
-
-    _unexpected = Signal(str)
 
     def __init__(
         self,
@@ -193,7 +191,6 @@ class MainWindow(QMainWindow):
             source.status.connect(self.status_label.setText)
         for source in (self.items, self.docks):
             source.values_requested.connect(self.prompt_panel.set_values)
-        self._unexpected.connect(self.banner.show_message)
         self.prompt_panel.generate_requested.connect(self.submit)
         self.prompt_panel.image_dropped.connect(self.restorer.restore)
         self.jobs.job_added.connect(self.queue_panel.add_job)
@@ -221,6 +218,7 @@ class MainWindow(QMainWindow):
         self.files.models_dropped.connect(self.add_models)
         self.restorer.models_dropped.connect(self.add_models)
         self.files.folders_dropped.connect(self.batches.open)
+        self.files.images_in.connect(self._on_images_in)
         self.files.unkept.connect(
             lambda path, image, _at: self.canvas.add_images([(image, None, path.name)])
         )
@@ -253,8 +251,17 @@ class MainWindow(QMainWindow):
 
     def _on_items_added(self, added: ItemsAdded) -> None:
         self.gallery.on_items_added(added)
+        if added.group is not None:  # part of a drop: placed when the whole drop is in
+            return
         items = self.canvas.place(added, self.items.entries)
         if items and added.at is None and self.follow_action.isChecked():
+            self.canvas.fit_items(items)
+
+    def _on_images_in(self, project: Project, ids: list[int], at: Any) -> None:
+        if project is not self.session.project:  # kept in the project the user has left
+            return
+        items = self.canvas.place(ItemsAdded(tuple(project.rows(ids)), at=at), self.items.entries)
+        if items and at is None:
             self.canvas.fit_items(items)
 
     def _offer_resume(self, project: Project, count: int) -> None:
@@ -308,16 +315,6 @@ class MainWindow(QMainWindow):
 
     def show_plugins(self) -> None:
         show_plugins(self, self.registry, self.prompt_panel.unavailable)
-
-    def report_unexpected(self, kind: type, value: BaseException, tb: Any) -> None:
-        """Last resort for a bug in a slot: log the traceback, tell the user, keep running.
-
-        May run on any thread (it is sys.excepthook), so the banner is reached by a signal.
-        """
-        log.error("unexpected error", exc_info=(kind, value, tb))
-        self._unexpected.emit(
-            f"Unexpected error: {kind.__name__}: {value}. Details are in the log."
-        )
 
     # -- lifetime
 

@@ -169,9 +169,22 @@ class ParamForm(QWidget):
         box.setRange(spec.minimum, spec.maximum)
         box.setSingleStep(spec.step)
         box.setValue(spec.default)
+        # The box takes its value when the user is done typing (Enter, Tab, leaving it), not
+        # at every key: otherwise "0.3" of "0.35" moves the slider, which rewrites the text.
+        box.setKeyboardTracking(False)
         slider.setValue(round(spec.default * scale))
-        slider.valueChanged.connect(lambda v: box.setValue(v / scale))
-        box.valueChanged.connect(lambda v: slider.setValue(round(v * scale)))
+
+        def from_slider(v: int) -> None:
+            if round(box.value() * scale) != v:  # a drag: the box follows
+                box.setValue(v / scale)
+
+        def from_box(v: float) -> None:
+            slider.blockSignals(True)  # the box's exact value stays; the slider only shows it
+            slider.setValue(round(v * scale))
+            slider.blockSignals(False)
+
+        slider.valueChanged.connect(from_slider)
+        box.valueChanged.connect(from_box)
         box.valueChanged.connect(self.changed)
         layout.addWidget(slider, 1)
         layout.addWidget(box)

@@ -107,6 +107,9 @@ class QueuePanel(QWidget):
         layout.addWidget(self.tree)
         self.rows: dict[int, QTreeWidgetItem] = {}
         self._jobs: dict[int, JobStatus] = {}
+        blank = QPixmap(PREVIEW, PREVIEW)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._blank = QIcon(blank)
         self._waiting: Any = lambda: [
             i for i, s in self._jobs.items() if s.state is JobState.QUEUED
         ]
@@ -131,6 +134,7 @@ class QueuePanel(QWidget):
 
     def add_job(self, job: JobStatus) -> None:
         item = QTreeWidgetItem([job.title, "", "", ""])
+        item.setIcon(COL_TITLE, self._blank)  # every row as tall as one with a preview
         item.setData(COL_TITLE, ID_ROLE, job.id)
         item.setToolTip(COL_TITLE, job.title)
         item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsDropEnabled)

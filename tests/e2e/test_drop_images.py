@@ -37,5 +37,25 @@ def test_dropping_odd_and_broken_files(window, qtbot, tmp_path):
     for name in bad:
         assert name in text
     assert "megapixels" in text and "empty" in text
-    window.canvas.undo_stack.undo()  # the window still works: undo the last drop
-    assert len(window.canvas.image_items()) == len(good) - 1
+    window.canvas.undo_stack.undo()  # the window still works: the drop is one step to undo
+    assert window.canvas.image_items() == []
+
+
+def test_files_dropped_together_are_laid_out_like_results_where_they_were_dropped(
+    window, qtbot, tmp_path
+):
+    from PIL import Image
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(9):
+        Image.new("RGB", (40 + 5 * n, 30 + 3 * n), (20 * n, 90, 160)).save(folder / f"{n}.png")
+    drop(window, sorted(folder.iterdir()))
+    qtbot.waitUntil(lambda: len(window.canvas.image_items()) == 9, timeout=20_000)
+    boxes = [item.sceneBoundingRect() for item in window.canvas.image_items()]
+    for n, a in enumerate(boxes):
+        assert not any(a.intersects(b) for b in boxes[n + 1 :])  # no two on one spot
+    spot = window.canvas.mapToScene(200, 150)
+    assert min(b.left() for b in boxes) == spot.x() and min(b.top() for b in boxes) == spot.y()
+    rows = {round(b.top()) for b in boxes}
+    assert len(rows) == 3  # a 3 x 3 grid, as results are laid out

@@ -190,7 +190,7 @@ def test_an_unexpected_error_in_a_slot_is_reported_not_fatal(window, qtbot, monk
 
     from PySide6.QtCore import QTimer
 
-    monkeypatch.setattr(sys, "excepthook", window.report_unexpected)
+    monkeypatch.setattr(sys, "excepthook", window.banner.report_unexpected)
 
     def broken_slot():
         raise ValueError("a bug in a slot")
