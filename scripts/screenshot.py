@@ -147,8 +147,12 @@ def main() -> int:
         if window.jobs.paused:
             return
         window.jobs.pause()  # waiting rows, in the order they will run
-        for values in ({"count": 4, "seed": 21}, {"count": 8, "seed": 3, "truncation": 0.6},
-                       {"mode": "interpolate", "seed": 4, "end_seed": 9, "frames": 12}):  # fmt: skip
+        waiting = [
+            {"count": 4, "seed": 21},
+            {"count": 8, "seed": 3, "truncation": 0.6},
+            {"mode": "interpolate", "seed": 4, "end_seed": 9, "frames": 12},
+        ]
+        for values in waiting:
             form.set_values(values)
             panel.request_generate()
         QTimer.singleShot(500, shoot)
