@@ -8,14 +8,19 @@ IMPORTED = "imported"  # the generator name of images a user dropped in
 
 
 def search_text(record: dict) -> str:
-    """What a gallery search matches: names, model, this image's seed and every parameter
-    value (not timestamps or hashes, which would match almost any number)."""
-    words = [record.get(k, "") for k in ("generator", "generator_title", "model", "method")]
-    words.append(f"seed {record.get('seed', '')}")
-    for key, value in sorted(record.get("params", {}).items()):
-        if key != "seed":
-            words.append(f"{key} {value}")
-    return " ".join(str(w) for w in words if w != "").lower()
+    """What a gallery search matches: one `key value` line per field (names, model, method,
+    this image's seed and every parameter; not timestamps or hashes, which would match almost
+    any number), each line between newlines, so `seed 12` can match that field alone."""
+    fields = [
+        ("generator", record.get("generator")),
+        ("title", record.get("generator_title")),
+        ("model", record.get("model")),
+        ("method", record.get("method")),
+        ("seed", record.get("seed")),
+    ]
+    fields += sorted((k, v) for k, v in record.get("params", {}).items() if k != "seed")
+    lines = [f"{key} {value}" for key, value in fields if value not in (None, "")]
+    return ("\n" + "\n".join(lines) + "\n").lower()
 
 
 def caption_of(record: dict) -> str:

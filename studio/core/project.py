@@ -369,11 +369,31 @@ class Project:
             args.append(generator)
         if favourites:
             where.append("favourite")
-        for word in search.lower().split():
-            where.append("instr(search, ?) > 0")
-            args.append(word)
+        for patterns in self._search_terms(search):
+            where.append("(" + " OR ".join("instr(search, ?) > 0" for _ in patterns) + ")")
+            args.extend(patterns)
         sql = f"SELECT {_ROW_COLUMNS} FROM items WHERE {' AND '.join(where)}"
         return self._rows(sql + " ORDER BY created DESC, id ASC", args)
+
+    def _search_terms(self, search: str) -> list[list[str]]:
+        """A search's terms: `key value` where key is a field some item has (it matches that
+        field: its whole value, or the start of it), else each word anywhere."""
+        words, terms, n = search.lower().split(), [], 0
+        while n < len(words):
+            word = words[n]
+            if n + 1 < len(words) and self._is_field(word):
+                pair = f"{word} {words[n + 1]}"
+                terms.append([f"\n{pair}\n", f"\n{pair} "])
+                n += 2
+            else:
+                terms.append([word])
+                n += 1
+        return terms
+
+    def _is_field(self, word: str) -> bool:
+        sql = "SELECT 1 FROM items WHERE instr(search, ?) > 0 LIMIT 1"
+        with self._lock:
+            return self._open_db().execute(sql, (f"\n{word} ",)).fetchone() is not None
 
     def rows(self, ids: Iterable[int]) -> list[ItemRow]:
         """The rows of these items (deleted ones included), in the order asked."""

@@ -122,9 +122,13 @@ def _caption_of_v2(record: dict) -> str:
 def _v2_to_v3(db: sqlite3.Connection) -> None:
     # v3: jobs not yet finished are kept with the project (their request and order), so a
     # crash, a kill or a quit with work queued loses none of it: reopening offers to resume.
+    # The search text becomes one `key value` line per field, so `seed 12` can match the seed
+    # alone (in v2's one run of words it matched "frames 12" too).
+    db.create_function("search_text_v3", 1, lambda text: _search_text_v3(json.loads(text)))
     _run(
         db,
         """
+        UPDATE items SET search = search_text_v3(record);
         CREATE TABLE queue (
             id INTEGER PRIMARY KEY,
             position REAL NOT NULL,
@@ -140,6 +144,20 @@ def _v2_to_v3(db: sqlite3.Connection) -> None:
         CREATE INDEX queue_position ON queue (position)
         """,
     )
+
+
+def _search_text_v3(record: dict) -> str:
+    # Frozen: the search text as version 3 stores it.
+    fields = [
+        ("generator", record.get("generator")),
+        ("title", record.get("generator_title")),
+        ("model", record.get("model")),
+        ("method", record.get("method")),
+        ("seed", record.get("seed")),
+    ]
+    fields += sorted((k, v) for k, v in record.get("params", {}).items() if k != "seed")
+    lines = [f"{key} {value}" for key, value in fields if value not in (None, "")]
+    return ("\n" + "\n".join(lines) + "\n").lower()
 
 
 def _run(db: sqlite3.Connection, script: str) -> None:

@@ -215,19 +215,20 @@ def test_every_earlier_version_migrates_forward(tmp_path):
         assert backup.exists()
 
 
-# What version 2 stored for the v1 fixture's items (caption, search text): an upgrade must
-# give exactly this forever, whatever today's captions and search look like.
+# What an upgrade of the v1 fixture's items stores (caption from version 2, search text from
+# version 3: one `key value` line per field): exactly this forever, whatever today's captions
+# and search look like.
 V1_UPGRADED = {
-    7: ("seed 7", "gan_faces seed 7 count 2 mode sample size 64"),
-    8: ("seed 8", "gan_faces seed 8 count 2 mode sample size 64"),
+    7: ("seed 7", "\ngenerator gan_faces\nseed 7\ncount 2\nmode sample\nsize 64\n"),
+    8: ("seed 8", "\ngenerator gan_faces\nseed 8\ncount 2\nmode sample\nsize 64\n"),
     123: (
         "a red fox, oil painting",
-        "text_to_image seed 123 prompt a red fox, oil painting steps 20",
+        "\ngenerator text_to_image\nseed 123\nprompt a red fox, oil painting\nsteps 20\n",
     ),
 }
 
 
-def test_a_v1_project_upgrades_to_the_captions_and_search_text_of_its_time(tmp_path):
+def test_a_v1_project_upgrades_to_the_frozen_captions_and_search_text(tmp_path):
     path = tmp_path / "old.studio"
     shutil.copy(DATA / "project-v1.studio", path)
     project = Project.open(path)
@@ -256,3 +257,23 @@ def test_a_v2_project_keeps_its_canvas_favourites_and_lineage(tmp_path):
         assert len(project.queue) == 0
     finally:
         project.close()
+
+
+def test_search_pairs_match_their_field_and_words_match_anywhere(project):
+    from tests.fakes import SolidColour
+
+    gen = SolidColour()
+    frames = [gen.result(gen.make_request({"seed": 12}), _solid(), 12 + n) for n in range(3)]
+    for n, result in enumerate(frames):
+        result.params = {**result.params, "frames": 12, "note": f"red fox {n}"}
+    project.add_results(frames)  # seeds 12, 13, 14; each has "frames 12"
+    assert [row.seed for row in project.items(search="seed 12")] == [12]
+    assert sorted(row.seed for row in project.items(search="frames 12")) == [12, 13, 14]
+    assert [row.seed for row in project.items(search="seed 13 fox")] == [13]
+    assert sorted(row.seed for row in project.items(search="fox")) == [12, 13, 14]
+    assert project.items(search="seed 1") == []  # a whole value, not a part of one
+    assert len(project.items(search="note red")) == 3  # the start of a text field
+
+
+def _solid():
+    return Image.new("RGB", (8, 8), "red")
