@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 GAP = 16.0
+DRAG_START_PX = 6  # a right press that moves this far is a drag, not a click
 ZOOM_STEP = 1.25
 ZOOM_LIMITS = (0.02, 64.0)
 _item_ids = itertools.count(1)
@@ -113,6 +114,7 @@ class ImageItem(QGraphicsItem):
         self.label = label
         self._pixmap: QPixmap | None = None
         self._decoding = False
+        self._highlighted = False  # the target of a drag under way
         self.decoder: PictureDecoder | None = None  # set by the canvas that holds it
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -132,6 +134,10 @@ class ImageItem(QGraphicsItem):
                 log.warning("cannot show canvas item %s", self.key, exc_info=True)
                 self._pixmap = QPixmap()
         return self._pixmap
+
+    def set_highlighted(self, on: bool) -> None:
+        self._highlighted = on
+        self.update()
 
     def set_image(self, image: Any) -> None:
         """Pixels decoded elsewhere (a QImage; null: they could not be read)."""
@@ -156,6 +162,13 @@ class ImageItem(QGraphicsItem):
         else:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(self.boundingRect(), pixmap, QRectF(pixmap.rect()))
+        if self._highlighted:  # where a drag under way would land
+            pen = QPen(QColor("#ffd24d"), 0, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            pen.setWidthF(3.0)
+            painter.setPen(pen)
+            painter.setBrush(QColor(255, 210, 77, 40))
+            painter.drawRect(self.boundingRect())
         if self.isSelected():  # a clear outline instead of Qt's faint dashed box
             pen = QPen(QColor("#4da3ff"), 0)
             pen.setCosmetic(True)
@@ -218,7 +231,8 @@ class CanvasView(QGraphicsView):
 
     files_dropped = Signal(list, QPointF)  # paths, scene position
     zoom_changed = Signal(float)
-    item_dropped_on = Signal(object, object)  # Alt+drag: source item, target item
+    item_dropped_on = Signal(object, object)  # a right-drag (or Alt+drag): source, target
+    hint = Signal(str)  # what the gesture under way will do, for the status bar
     item_menu_requested = Signal(object, object)  # item, QMenu to fill (then shown)
 
     def __init__(self, undo_stack: QUndoStack | None = None, parent: Any = None) -> None:
@@ -252,6 +266,9 @@ class CanvasView(QGraphicsView):
         self._panning: QPointF | None = None
         self._space = False
         self._alt_drag = False
+        self._use: tuple[ImageItem, QPointF] | None = None  # right button pressed on an item
+        self._dragging = False
+        self._target: ImageItem | None = None
         self._stash: dict[Any, ImageItem] = {}  # items their project deleted (undo brings back)
         self.mask_tool: Any = None  # while a mask is painted, the left button paints
         self.decoder = PictureDecoder(self)
@@ -485,12 +502,24 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if event.button() == Qt.MouseButton.RightButton:
+            # Right-drag one picture onto another (Alt+drag is the window manager's move on
+            # most Linux desktops); a right click without a drag opens the item's menu.
+            item = self._item_under(event.position().toPoint())
+            self._use = (item, event.position()) if item is not None else None
+            self._dragging = False
+            event.accept()
+            return
         super().mousePressEvent(event)
         self._pressed = {item: item.pos() for item in self.selected_items()}
         self._alt_drag = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._masking() and self.mask_tool.move(self.mapToScene(event.position().toPoint())):
+            event.accept()
+            return
+        if self._use is not None:
+            self._drag_to(event.position())
             event.accept()
             return
         if self._panning is not None:
@@ -506,6 +535,9 @@ class CanvasView(QGraphicsView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._masking() and self.mask_tool.release():
             event.accept()
+            return
+        if event.button() == Qt.MouseButton.RightButton:
+            self._end_use(event)
             return
         if self._panning is not None:
             self._panning = None
@@ -530,6 +562,43 @@ class CanvasView(QGraphicsView):
         if moves:
             self.undo_stack.push(_MoveItems(moves))
 
+    def _drag_to(self, position: QPointF) -> None:
+        source, start = self._use
+        if not self._dragging:
+            if (position - start).manhattanLength() < DRAG_START_PX:
+                return
+            self._dragging = True
+            self.viewport().setCursor(Qt.CursorShape.DragCopyCursor)
+        target = self._item_under(position.toPoint(), exclude=source)
+        if target is not self._target:
+            for item in (self._target, target):
+                if item is not None:
+                    item.set_highlighted(item is target)
+            self._target = target
+        label = (source.label or "this picture").splitlines()[0]
+        self.hint.emit(
+            f"Release on a picture to restyle it with {label}"
+            if target is None
+            else f"Release to restyle {(target.label or 'it').splitlines()[0]} with {label}"
+        )
+
+    def _end_use(self, event: QMouseEvent) -> None:
+        use, dragging, target = self._use, self._dragging, self._target
+        self._use, self._dragging, self._target = None, False, None
+        self.viewport().unsetCursor()
+        event.accept()
+        if target is not None:
+            target.set_highlighted(False)
+        if use is None:
+            return
+        if not dragging:
+            self._show_menu(use[0], event.globalPosition().toPoint())
+        elif target is not None:
+            self.hint.emit("")
+            self.item_dropped_on.emit(use[0], target)
+        else:
+            self.hint.emit("")
+
     def _item_under(self, point: Any, exclude: ImageItem | None = None) -> ImageItem | None:
         for item in self.items(point):
             if isinstance(item, ImageItem) and item is not exclude and item.isVisible():
@@ -537,16 +606,20 @@ class CanvasView(QGraphicsView):
         return None
 
     def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        item = self._item_under(event.pos())
-        if item is None:
+        if event.reason() == event.Reason.Mouse:  # shown on release, unless it was a drag
             return
+        item = self._item_under(event.pos())
+        if item is not None:
+            self._show_menu(item, event.globalPos())
+
+    def _show_menu(self, item: ImageItem, where: Any) -> None:
         if not item.isSelected():
             self.scene_.clearSelection()
             item.setSelected(True)
         menu = QMenu(self)
         self.item_menu_requested.emit(item, menu)
         if not menu.isEmpty():
-            menu.exec(event.globalPos())
+            menu.exec(where)
 
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
         if event.mimeData().hasUrls():

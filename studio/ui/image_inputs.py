@@ -1,4 +1,4 @@
-"""Canvas items as generator inputs: "Use as Photo/Painting/…", Alt+drag one item onto another
+"""Canvas items as generator inputs: "Use as Photo/Painting/…", right-drag one item onto another
 to restyle it, and results placed next to the item they were made from."""
 
 from __future__ import annotations
@@ -121,10 +121,10 @@ class ImageInputs(QObject):
         self.panel.set_values("text_to_image", {"init_image": str(init), "mask": str(path)})
         self.status.emit("Mask ready: write a prompt for the masked area and press Ctrl+Enter")
 
-    # -- Alt+drag
+    # -- right-drag (or Alt+drag)
 
     def restyle(self, source: ImageItem, target: ImageItem) -> None:
-        """Alt+drag of `source` onto `target`: `target` in the style of `source`."""
+        """`source` dragged onto `target`: `target` in the style of `source`."""
         panel = self.panel
         generator = panel.generators.get(STYLE)
         if generator is None or STYLE in panel.unavailable:

@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         self.events.items_restored.connect(self.canvas.bring_back)
         self.canvas.files_dropped.connect(self.files.drop)
         self.canvas.item_dropped_on.connect(self.inputs.restyle)
+        self.canvas.hint.connect(self.status_label.setText)
         self.canvas.item_menu_requested.connect(
             lambda item, menu: self.inputs.fill_menu(item, menu, self.canvas.delete_action)
         )

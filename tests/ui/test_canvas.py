@@ -163,3 +163,59 @@ def test_alt_dragging_onto_empty_canvas_is_an_ordinary_move(qtbot):
     canvas.item_dropped_on.connect(lambda *args: dropped.append(args))
     _drag(canvas, item, start + QPoint(120, 0), Qt.KeyboardModifier.AltModifier)
     assert item.pos() != before and not dropped
+
+
+def _right_drag(canvas, source, to):
+    start = canvas.mapFromScene(source.sceneBoundingRect().center())
+    viewport = canvas.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, start)
+    for step in range(1, 6):  # a hand's drag: several moves on the way
+        QTest.mouseMove(viewport, start + (to - start) * step / 5)
+    QTest.mouseRelease(viewport, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, to)
+
+
+def test_right_dragging_a_picture_onto_another_asks_for_an_action_with_feedback(qtbot):
+    canvas = make_canvas(qtbot)
+    source, target = canvas.add_images(images(2, size=100))
+    canvas.reset_zoom()
+    canvas.centerOn(source.sceneBoundingRect().united(target.sceneBoundingRect()).center())
+    before, steps = source.pos(), canvas.undo_stack.count()
+    onto = canvas.mapFromScene(target.sceneBoundingRect().center())
+    hints, menus = [], []
+    canvas.hint.connect(hints.append)
+    canvas.item_menu_requested.connect(lambda item, menu: menus.append(item))
+    with qtbot.waitSignal(canvas.item_dropped_on, timeout=2000) as signal:
+        _right_drag(canvas, source, onto)
+    assert signal.args == [source, target]
+    assert any(h.startswith("Release to restyle img 1 with img 0") for h in hints)
+    assert source.pos() == before and canvas.undo_stack.count() == steps and menus == []
+    assert not target._highlighted  # the feedback ends with the drag
+
+
+def test_a_right_click_without_a_drag_opens_the_items_menu(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMenu
+
+    canvas = make_canvas(qtbot)
+    (item,) = canvas.add_images(images(1, size=100))
+    canvas.reset_zoom()
+    canvas.centerOn(item)
+    at = canvas.mapFromScene(item.sceneBoundingRect().center())
+    shown = []
+
+    def fill(which, menu):
+        menu.addAction("something")
+        shown.append(which)
+        QTimer.singleShot(0, lambda: QApplication.activePopupWidget() and menu.close())
+
+    canvas.item_menu_requested.connect(fill)
+    dropped = []
+    canvas.item_dropped_on.connect(lambda *args: dropped.append(args))
+    QTest.mousePress(
+        canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, at
+    )
+    QTest.mouseRelease(
+        canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, at
+    )
+    assert shown == [item] and dropped == [] and item.isSelected()
+    assert QMenu  # the menu is Qt's own
