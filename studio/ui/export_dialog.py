@@ -42,6 +42,7 @@ from studio.core.batch_export import (
     preview_name,
 )
 from studio.core.export import ExportError
+from studio.ui.input_widgets import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +179,7 @@ class ExportDialog(QDialog):
         self.template_edit.setToolTip(
             "Tokens:\n" + "\n".join(f"{{{name}}}  {meaning}" for name, meaning in TOKENS.items())
         )
-        self.preview_label = QLabel()
-        self.preview_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.preview_label = ElidedLabel()  # a long name never widens the dialog
         self.manifest_check = QCheckBox("Also write manifest.csv and manifest.json")
 
         form = QFormLayout()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -215,3 +216,30 @@ class MixGrid(QWidget):
             self.list.item(row).setSelected(row in weights)
         self.list.blockSignals(False)
         self.changed.emit()
+
+
+class ElidedLabel(QLabel):
+    """One line of text that never widens its window: shortened in the middle to fit (the
+    whole text in its tooltip), e.g. a long file name."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        self._full = text
+        self.setToolTip(text)
+        self._fit()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        elide = Qt.TextElideMode.ElideMiddle
+        super().setText(self.fontMetrics().elidedText(self._full, elide, self.width()))

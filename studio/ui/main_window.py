@@ -161,7 +161,9 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Preferences…", self.show_preferences, "Ctrl+,")
 
         view = bar.addMenu("&View")
-        self._action(view, "&Fit to view", self.canvas.fit_all, "F")
+        fit = self._action(view, "&Fit to view", self.canvas.fit_all, "F")
+        fit.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # not in fields
+        self.canvas.addAction(fit)
         self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), std.ZoomIn)
         self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), std.ZoomOut)
         self._action(view, "&Actual size", self.canvas.reset_zoom, "Ctrl+0")

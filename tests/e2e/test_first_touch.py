@@ -154,3 +154,47 @@ def test_a_preview_on_any_row_keeps_every_row_in_line(qtbot, tmp_path, row):
         for widget in (panel.progress_bar(job.id), panel.tree.itemWidget(panel.rows[job.id], 3)):
             assert abs(widget.geometry().center().y() - row.center().y()) <= 2, job.title
     project.close()
+
+
+@pytest.mark.parametrize("key", ["f", "F"])
+def test_single_key_shortcuts_do_not_fire_while_typing_in_a_field(window, qtbot, key):
+    from PySide6.QtWidgets import QLineEdit
+
+    from studio.core.generator import ModelParam
+
+    window.canvas.add_images([(_image(), None, "a")])
+    window.canvas.reset_zoom()
+    before = window.canvas.transform()
+    form = ParamForm([ModelParam(name="model")])  # an editable model box, as text to image has
+    window.prompt_panel.forms.addWidget(form)
+    window.prompt_panel.forms.setCurrentWidget(form)
+    field = form.widgets["model"].lineEdit()
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    QTest.keyClicks(field, key)
+    assert field.text() == key and isinstance(field, QLineEdit)  # the key stayed in the field
+    assert window.canvas.transform() == before  # and "fit" did not fire
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus)
+    QTest.keyClick(window.canvas, Qt.Key.Key_F)
+    assert window.canvas.transform() != before  # on the canvas, F fits
+
+
+def test_delete_in_a_field_deletes_text_not_canvas_items(window, qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    (item,) = window.canvas.add_images([(_image(), None, "a")])
+    item.setSelected(True)
+    window.gallery.search.setText("abc")
+    window.gallery.search.setFocus()
+    qtbot.waitUntil(window.gallery.search.hasFocus)
+    window.gallery.search.setCursorPosition(0)
+    QTest.keyClick(window.gallery.search, Qt.Key.Key_Delete)
+    assert window.gallery.search.text() == "bc" and item.scene() is not None
+    assert isinstance(window.gallery.search, QLineEdit)
+
+
+def _image():
+    from PIL import Image
+
+    return Image.new("RGB", (300, 200), "teal")

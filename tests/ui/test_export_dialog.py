@@ -143,3 +143,19 @@ def test_settings_remember_folder_format_and_template(qtbot, tmp_path, scopes):
     assert again.format_combo.currentData() == "webp"
     assert again.template_edit.text() == "{seed}"
     assert files_in(tmp_path / "chosen") == ["503.webp", "504.webp"]
+
+
+def test_typing_a_long_name_template_never_widens_the_dialog(qtbot, tmp_path, scopes):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    dialog = open_dialog(qtbot, tmp_path, scopes)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    width = dialog.width()
+    dialog.template_edit.setFocus()
+    QTest.keyClick(dialog.template_edit, Qt.Key.Key_End)
+    QTest.keyClicks(dialog.template_edit, "-{prompt}-{model}-{date}-{time}" * 6)
+    qtbot.wait(50)
+    assert dialog.width() == width
+    assert dialog.preview_label.text()  # the first file name is still shown (wrapped/elided)
