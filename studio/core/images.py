@@ -60,13 +60,61 @@ def load_image(
         label = name or os.path.basename(os.path.normpath(path)) or path
         stream = _open_file(path, label)
     with stream:
-        frame = _decode(stream, label, path, max_pixels)
+        try:
+            frame = _decode(stream, label, path, max_pixels)
+            left_out = 0
+        except _TextTooLarge:
+            # The pixels are fine; only an embedded text is over Pillow's limit: read the
+            # image without its text chunks (their settings are read, bounded, elsewhere).
+            stream.seek(0)
+            stripped, left_out = _without_png_text(stream)
+            frame = _decode(stripped, label, path, max_pixels)
     try:
         out = _to_rgb_or_rgba(frame)
     except Exception as exc:
         raise _unreadable(label, path, exc) from exc
     out.info = _clean_info(frame.info, frame.mode)
+    if left_out:
+        out.info[TEXT_LEFT_OUT] = left_out
     return out
+
+
+# The number of bytes of embedded text left out of an image whose text was too large to read
+# (the pixels are complete); callers tell the user.
+TEXT_LEFT_OUT = "studio_text_left_out"
+_PILLOW_TEXT_LIMITS = ("decompressed data too large", "too much memory used in text chunks")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+class _TextTooLarge(Exception):
+    """Pillow refused a PNG's text chunk as too large (the pixels may well be fine)."""
+
+
+def _without_png_text(stream: BinaryIO) -> tuple[BinaryIO, int]:
+    """The PNG with its text chunks dropped, and how many bytes they held. One pass over the
+    chunk headers; chunk data are copied or skipped, never inflated."""
+    import struct
+
+    out = io.BytesIO()
+    signature = stream.read(8)
+    if signature != _PNG_SIGNATURE:
+        raise _TextTooLarge("not a PNG")
+    out.write(signature)
+    dropped = 0
+    while header := stream.read(8):
+        if len(header) < 8:
+            break
+        length, kind = struct.unpack(">I4s", header)
+        body = stream.read(length + 4)  # data and CRC
+        if kind in _PNG_TEXT_CHUNKS:
+            dropped += length
+            continue
+        out.write(header + body)
+        if kind == b"IEND":
+            break
+    out.seek(0)
+    return out, dropped
 
 
 def _open_file(path: str, label: str) -> BinaryIO:
@@ -133,6 +181,10 @@ def _decode(stream: BinaryIO, label: str, path: str | None, max_pixels: int) -> 
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _pillow_bomb(label, path, max_pixels, exc) from exc
+    except ValueError as exc:
+        if any(limit in str(exc).lower() for limit in _PILLOW_TEXT_LIMITS):
+            raise _TextTooLarge(str(exc)) from exc
+        raise _unreadable(label, path, exc) from exc
     except UnidentifiedImageError as exc:
         raise ImageLoadError(
             f"'{label}' is not an image format Studio can read. Convert it to PNG or JPEG.",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from studio.core.images import TEXT_LEFT_OUT
 from studio.core.project import SUFFIX
 from studio.ui.drop_loader import DropLoader
 
@@ -119,6 +120,13 @@ class FileDrops(QObject):
         else:
             drop.ids.append(item_id)
         self.status.emit(f"Added {path.name} ({image.width}×{image.height})")
+        left_out = image.info.get(TEXT_LEFT_OUT)
+        if left_out:
+            self.message.emit(
+                f"'{path.name}' carries {left_out / 1e6:.1f} MB of embedded text, more than "
+                "Studio reads; the picture is complete and was added without that text.",
+                "info",
+            )
         self._one_done(drop)
 
     def _on_failed(self, _path: Path, text: str, drop_id: str) -> None:

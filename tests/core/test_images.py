@@ -347,3 +347,33 @@ def test_error_survives_pickling() -> None:
     err = ImageLoadError("'a.png' is empty (0 bytes).", "empty", "/x/a.png")
     copy = pickle.loads(pickle.dumps(err))
     assert (str(copy), copy.reason, copy.path) == (str(err), "empty", "/x/a.png")
+
+
+def _png_with_text(text_bytes: int) -> bytes:
+    import struct
+    import zlib as z
+
+    im = Image.new("RGB", (10, 8), (200, 30, 30))
+    buffer = io.BytesIO()
+    im.save(buffer, "PNG")
+    data = buffer.getvalue()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = z.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    big = chunk(b"zTXt", b"parameters\0\0" + z.compress(b"a" * text_bytes))
+    return data[:33] + big + data[33:]  # after IHDR, as A1111 writes its text
+
+
+def test_a_picture_whose_text_pillow_refuses_opens_without_that_text(tmp_path):
+    path = tmp_path / "big-text.png"
+    path.write_bytes(_png_with_text(3 << 20))  # inflates past Pillow's 1 MB text limit
+    with pytest.raises(ValueError, match="too large"):
+        Image.open(path).load()  # what Pillow alone does with it
+    from studio.core.images import TEXT_LEFT_OUT
+
+    image = load_image(path)
+    assert image.size == (10, 8) and image.getpixel((3, 3)) == (200, 30, 30)
+    assert image.info[TEXT_LEFT_OUT] > 1000  # the caller can say what was left out
+    assert load_image(tmp_path.joinpath("big-text.png").read_bytes()).size == (10, 8)

@@ -198,3 +198,15 @@ def _image():
     from PIL import Image
 
     return Image.new("RGB", (300, 200), "teal")
+
+
+def test_a_picture_with_a_huge_text_chunk_is_dropped_with_a_word_about_it(window, qtbot, tmp_path):
+    from tests.core.test_images import _png_with_text
+    from tests.e2e.test_drop_images import drop
+
+    path = tmp_path / "from-a1111.png"
+    path.write_bytes(_png_with_text(3 << 20))
+    drop(window, [path])
+    qtbot.waitUntil(lambda: len(window.canvas.image_items()) == 1, timeout=10_000)
+    text = window.banner.label.text()
+    assert "more than Studio reads" in text and "Decompressed" not in text
