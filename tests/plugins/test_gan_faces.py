@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from plugins.gan_faces import install
 from plugins.gan_faces.generator import GanFaces, slerp
@@ -143,3 +144,40 @@ def test_seeds_wrap_past_the_largest_seed(gan, models_dir):
     assert [r.seed for r in results] == [SEED_MAX, 0]
     zero = run(gan, models_dir, count=1, seed=0)[0]
     assert np.array_equal(pixels(results[1]), pixels(zero))
+
+
+def sharpness(images):
+    """Mean squared gradient of the gray pixels: fine detail and edges, not mush."""
+    total = 0.0
+    for image in images:
+        gray = np.asarray(image.convert("L"), dtype=float)
+        total += (np.diff(gray, axis=0) ** 2).mean() + (np.diff(gray, axis=1) ** 2).mean()
+    return total / len(images)
+
+
+def test_truncated_faces_stay_as_sharp_as_untruncated_ones(gan, models_dir):
+    import torch
+
+    from plugins.gan_faces.generator import seed_latents
+
+    full = [r.image for r in run(gan, models_dir, count=16, seed=40, truncation=1.0)]
+    half = [r.image for r in run(gan, models_dir, count=16, seed=40, truncation=0.5)]
+    assert sharpness(half) >= 0.8 * sharpness(full)
+    # The control: scaling z toward 0 (what truncation used to do) blurs them.
+    with torch.no_grad():
+        scaled = gan._decode(seed_latents(40, 16) * 0.5, Context(CPU, models_dir))
+    assert sharpness([Image.fromarray(a) for a in scaled]) < 0.8 * sharpness(full)
+
+
+def test_truncation_pulls_toward_one_typical_face_on_the_shell(gan, models_dir):
+    from plugins.gan_faces.generator import seed_latents, truncate
+
+    centre = gan.typical_latent()
+    assert 8.0 < float(centre.norm()) < 12.0  # on the prior's shell, not at its mean 0
+    assert np.array_equal(gan.typical_latent().numpy(), centre.numpy())
+    drawn = seed_latents(9, 8)
+    assert np.array_equal(truncate(drawn, centre, 1.0).numpy(), drawn.numpy())
+    at_zero = truncate(drawn, centre, 0.0)
+    assert np.allclose(at_zero.numpy(), centre.expand(8, -1).numpy(), atol=1e-5)
+    untouched = run(gan, models_dir, count=2, seed=9, truncation=1.0)
+    assert np.array_equal(pixels(untouched[0]), pixels(run(gan, models_dir, count=1, seed=9)[0]))
