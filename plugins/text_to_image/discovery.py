@@ -22,6 +22,7 @@ FAMILIES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "sd3": "SD 3", "fl
 SUPPORTED = ("sd1", "sd2", "sdxl")
 FOLDER_NAME = "text_to_image"  # <models>/text_to_image is always searched
 MAX_HEADER = 100 << 20  # a safetensors header larger than this is not a real one
+DEPTH = 3  # model folders are searched this deep (A1111 users keep sub-folders)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class ModelEntry:
     size: int
     short_hash: str
     problem: str | None = None
-    config: Path | None = None  # for a single file: the local folder that describes it
+    config: Path | None = None  # for a single file: Studio's configuration folder for it
+    variant: str = ""  # for a single file: that folder's name (e.g. "sd1-inpaint", "sd2-v")
+    paired: Path | None = None  # a local diffusers folder of its family, if there is one
 
     @property
     def family_name(self) -> str:
@@ -57,8 +60,17 @@ class ModelProblem(ValueError):
 # ---------------------------------------------------------------- single files
 
 
-def safetensors_keys(path: Path) -> list[str]:
-    """Tensor names from a .safetensors header (8-byte length + JSON); reads only the header."""
+_headers: dict[tuple, dict] = {}
+
+
+def safetensors_header(path: Path) -> dict:
+    """The tensor entries of a .safetensors header (name -> {dtype, shape, ...}); reads only
+    the header (8-byte length + JSON). Remembered per file size and time."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key in _headers:
+        return _headers[key]
     with open(path, "rb") as handle:
         raw = handle.read(8)
         if len(raw) != 8:
@@ -72,7 +84,16 @@ def safetensors_keys(path: Path) -> list[str]:
             raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)") from None
     if not isinstance(header, dict):
         raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)")
-    return [k for k in header if k != "__metadata__"]
+    tensors = {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    if len(_headers) > 4096:
+        _headers.clear()
+    _headers[key] = tensors
+    return tensors
+
+
+def safetensors_keys(path: Path) -> list[str]:
+    """Tensor names from a .safetensors header; reads only the header."""
+    return list(safetensors_header(path))
 
 
 def family_from_keys(keys: Iterable[str]) -> str:
@@ -99,17 +120,51 @@ def is_lora(keys: Iterable[str]) -> bool:
     return any(marker in k for k in keys for marker in ("lora_up", "lora_down", "lora_A", "lora_B"))
 
 
+def is_embedding(header: dict) -> bool:
+    """A textual-inversion embedding: a few 2-D tensors named as A1111, diffusers or SDXL
+    embeddings name them."""
+    names = set(header)
+    if not names or len(names) > 4:
+        return False
+    known = {"emb_params", "clip_l", "clip_g", "string_to_param.*"}
+    shapes = [header[k].get("shape") or [] for k in names]
+    return bool(names & known or len(names) == 1) and all(len(s) in (1, 2) for s in shapes)
+
+
+def is_vae(keys: Iterable[str]) -> bool:
+    """A VAE on its own (original or diffusers names), not inside a full checkpoint."""
+    names = list(keys)
+    return any(k.startswith(("encoder.conv_in.", "decoder.conv_out.")) for k in names) and not any(
+        k.startswith(("model.diffusion_model.", "first_stage_model.")) for k in names
+    )
+
+
 def file_kind(path: Path) -> tuple[str, str]:
-    """("checkpoint" | "lora" | "other", family) of one file; .ckpt reads as a checkpoint of a
-    family found when it loads."""
+    """("checkpoint" | "lora" | "embedding" | "vae" | "other", family) of one file; a .ckpt
+    reads as a checkpoint of a family found when it loads."""
+    return file_info(path)[:2]
+
+
+def file_info(path: Path) -> tuple[str, str, str]:
+    """(kind, family, variant) of one file; the variant names Studio's configuration folder
+    for a checkpoint (e.g. "sd1-inpaint"), empty for anything else."""
     if path.suffix.lower() == ".ckpt":
-        return "checkpoint", "unknown"
-    keys = safetensors_keys(path)
+        return "checkpoint", "unknown", ""
+    header = safetensors_header(path)
+    keys = list(header)
     if is_lora(keys):
-        return "lora", family_from_keys(keys)
+        return "lora", family_from_keys(keys), ""
     if any(k.startswith("model.diffusion_model.") for k in keys):
-        return "checkpoint", family_from_keys(keys)
-    return "other", "unknown"
+        family = family_from_keys(keys)
+        from .components import FIRST_CONV, variant_of
+
+        shape = (header.get(FIRST_CONV) or {}).get("shape")
+        return "checkpoint", family, variant_of(family, shape) if family in SUPPORTED else ""
+    if is_vae(keys):
+        return "vae", "unknown", ""
+    if path.suffix.lower() == ".safetensors" and is_embedding(header):
+        return "embedding", "unknown", ""
+    return "other", "unknown", ""
 
 
 def quick_hash(path: Path) -> str:
@@ -235,7 +290,7 @@ def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
         return ModelEntry(name or path.name, path, kind, family, size, short, problem)
     if path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES:
         try:
-            what, family = file_kind(path)
+            what, family, variant = file_info(path)
         except (ModelProblem, OSError) as exc:
             return ModelEntry(
                 path.stem, path, "file", "unknown", _safe_size(path), "--------", str(exc)
@@ -245,10 +300,22 @@ def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
         problem = None
         if family != "unknown" and family not in SUPPORTED:
             problem = f"'{path.name}' is {FAMILIES[family]}; Studio runs SD 1.x, 2.x and SDXL"
+        elif family == "unknown" and path.suffix.lower() != ".ckpt":
+            problem = f"'{path.name}' is not a Stable Diffusion checkpoint Studio knows"
+        if variant == "sd2" and _v_hint(path):
+            variant = "sd2-v"
         return ModelEntry(
-            path.stem, path, "file", family, path.stat().st_size, quick_hash(path), problem
+            path.stem, path, "file", family, path.stat().st_size, quick_hash(path), problem,
+            variant=variant,
         )
     return None
+
+
+def _v_hint(path: Path) -> bool:
+    from .components import v_hint_from_file, yaml_says_v
+
+    beside = yaml_says_v(path)
+    return beside if beside is not None else v_hint_from_file(path)
 
 
 def _safe_size(path: Path) -> int:
@@ -259,12 +326,12 @@ def _safe_size(path: Path) -> int:
 
 
 def scan(roots: Iterable[Path], hf_cache: bool = True) -> list[ModelEntry]:
-    """Models in `roots` (each a model itself, or a folder searched two levels deep) and, with
-    `hf_cache`, in the Hugging Face cache. Single files are paired with a local folder of their
-    family for their configuration. Sorted by name; each path once."""
+    """Models in `roots` (each a model itself, or a folder searched three levels deep) and,
+    with `hf_cache`, in the Hugging Face cache. Single files get Studio's configuration of
+    their variant. Sorted by name; each path once."""
     found: dict[Path, ModelEntry] = {}
     for root in roots:
-        for entry in _walk(Path(root).expanduser(), depth=2):
+        for entry in _walk(Path(root).expanduser(), depth=DEPTH):
             found.setdefault(entry.path.resolve(), entry)
     if hf_cache:
         for entry in cache_entries():
@@ -290,27 +357,18 @@ def _walk(path: Path, depth: int) -> Iterable[ModelEntry]:
 
 
 def pair_config(entry: ModelEntry, entries: list[ModelEntry]) -> ModelEntry:
-    """A single file with the first loadable folder of its family as its configuration, or a
-    problem naming exactly what to add."""
+    """A single file with Studio's configuration for its variant, and the first loadable
+    local folder of its family (used only where Studio's tokenizer is not installed)."""
     if entry.kind != "file" or entry.problem:
         return entry
-    if entry.family == "unknown" and entry.path.suffix.lower() == ".ckpt":
-        folders = [e for e in entries if e.kind != "file" and e.problem is None]
-        config = folders[0].path if folders else None  # the family is checked when it loads
-    else:
-        folders = [
-            e for e in entries if e.kind != "file" and e.family == entry.family and not e.problem
-        ]
-        config = folders[0].path if folders else None
-    if config is None:
-        family = entry.family_name if entry.family != "unknown" else "matching"
-        problem = (
-            f"'{entry.path.name}' is a single file: Studio needs a local {family} diffusers "
-            "folder (one with model_index.json) for its configuration, and will not download "
-            "one. Add such a folder to your model folders."
-        )
-        return ModelEntry(**{**entry.__dict__, "problem": problem})
-    return ModelEntry(**{**entry.__dict__, "config": config})
+    from .components import config_folder
+
+    folders = [e for e in entries if e.kind != "file" and e.problem is None]
+    if entry.family != "unknown":
+        folders = [e for e in folders if e.family == entry.family]
+    paired = folders[0].path if folders else None
+    config = config_folder(entry.variant) if entry.variant else None
+    return ModelEntry(**{**entry.__dict__, "config": config, "paired": paired})
 
 
 def cache_dir() -> Path:
@@ -370,46 +428,3 @@ def find(value: str, entries: list[ModelEntry]) -> ModelEntry:
             "(Edit → Preferences, or $STUDIO_MODEL_PATHS); give a path instead"
         )
     raise ModelProblem(f"'{value}' does not exist")
-
-
-@dataclass(frozen=True)
-class LoraEntry:
-    name: str
-    path: Path
-    family: str
-    size: int
-
-    @property
-    def label(self) -> str:
-        from studio.core.models import format_size
-
-        family = FAMILIES.get(self.family, "")
-        return " · ".join(x for x in (self.name, family, format_size(self.size)) if x)
-
-
-def scan_loras(roots: Iterable[Path]) -> list[LoraEntry]:
-    """LoRA .safetensors files in `roots` (files, or folders two levels deep)."""
-    found: dict[Path, LoraEntry] = {}
-
-    def visit(path: Path, depth: int) -> None:
-        if path.is_file() and path.suffix.lower() == ".safetensors":
-            try:
-                what, family = file_kind(path)
-            except (ModelProblem, OSError):
-                return
-            if what == "lora":
-                found.setdefault(
-                    path.resolve(), LoraEntry(path.stem, path, family, _safe_size(path))
-                )
-        elif path.is_dir() and depth > 0 and not (path / "model_index.json").exists():
-            try:
-                children = sorted(path.iterdir())
-            except OSError:
-                return
-            for child in children:
-                if not child.name.startswith("."):
-                    visit(child, depth - 1)
-
-    for root in roots:
-        visit(Path(root).expanduser(), 2)
-    return sorted(found.values(), key=lambda e: e.name.lower())
