@@ -305,7 +305,13 @@ def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
         if variant == "sd2" and _v_hint(path):
             variant = "sd2-v"
         return ModelEntry(
-            path.stem, path, "file", family, path.stat().st_size, quick_hash(path), problem,
+            path.stem,
+            path,
+            "file",
+            family,
+            path.stat().st_size,
+            quick_hash(path),
+            problem,
             variant=variant,
         )
     return None

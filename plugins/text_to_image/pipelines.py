@@ -19,6 +19,7 @@ from .discovery import ModelEntry, ModelProblem, family_from_keys  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+
 def torch_dtype(device: Any) -> torch.dtype:
     if device.kind == "cpu":
         return torch.float32
@@ -190,30 +191,42 @@ def _load_file(
     if not variant:
         raise ModelProblem(f"'{entry.path.name}' is not a Stable Diffusion checkpoint Studio knows")
     variant = variant.replace("sd2-v", "sd2")  # the UNet itself says v or ε, below
-    words = tokenizer.find(models_dir)
-    if words is not None:
-        config = components.config_folder(variant)
-        kwargs.update(components.tokenizers_for(variant, words))
-    else:
-        config = configs.get(entry.family) or entry.paired
-        if config is None:
-            raise ModelProblem(
-                f"'{entry.path.name}' is a single file, and Studio's CLIP tokenizer is not "
-                "installed. Run `studio models install-defaults` once (it takes the tokenizer "
-                "file from the open_clip_torch package on PyPI), or add a diffusers folder "
-                f"of {entry.family_name} to your model folders."
-            )
-        variant = entry.family
     if not variant.startswith("sdxl"):
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    paired = entry.paired or configs.get(entry.family)
+    words = tokenizer.find(models_dir)
     cls = getattr(diffusers, PIPELINE_CLASSES[variant])
-    pipe = cls.from_single_file(str(entry.path), config=str(config), **kwargs)
+    if words is None and paired is None:
+        raise ModelProblem(
+            f"'{entry.path.name}' is a single file, and Studio's CLIP tokenizer is not "
+            "installed. Run `studio models install-defaults` once (it takes the tokenizer "
+            "file from the open_clip_torch package on PyPI), or add a diffusers folder "
+            f"of {entry.family_name} to your model folders."
+        )
+    try:
+        if words is None:
+            raise _UsePaired()
+        config = components.config_folder(variant)
+        made = {**kwargs, **components.tokenizers_for(variant, words)}
+        pipe = cls.from_single_file(str(entry.path), config=str(config), **made)
+    except (_UsePaired, ValueError, RuntimeError) as exc:
+        # A checkpoint of another shape (a distilled "small" SD, say) loads with the user's
+        # own diffusers folder of it, where there is one.
+        if paired is None:
+            raise
+        log.info("loading %s with the configuration of %s (%s)", entry.path, paired, exc)
+        pipe = cls.from_single_file(str(entry.path), config=str(paired), **kwargs)
+        variant = ""
     if variant == "sd2" and _predicts_v(entry.path, pipe.unet):
         variant = "sd2-v"
         pipe.scheduler = type(pipe.scheduler).from_config(
             pipe.scheduler.config, prediction_type="v_prediction"
         )
     return pipe, ModelEntry(**{**entry.__dict__, "variant": variant}), variant
+
+
+class _UsePaired(Exception):  # noqa: N818 - a signal, not an error
+    """Studio's tokenizer is not installed: the user's own folder describes the file."""
 
 
 def _predicts_v(path: Path, unet: Any) -> bool:

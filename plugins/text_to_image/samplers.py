@@ -46,8 +46,28 @@ LEGACY = {
     "lms_karras": ("lms", "karras"),
 }
 for _value, (_label, _cls, _extra) in list(SAMPLERS.items()):
-    LEGACY[f"{_label} Karras".lower()] = (_value, "karras")
-    LEGACY[f"{_label} Exponential".lower()] = (_value, "exponential")
+    for _schedule in ("karras", "exponential"):
+        LEGACY.setdefault(f"{_value}_{_schedule}", (_value, _schedule))
+        LEGACY[f"{_label} {_schedule}".lower()] = (_value, _schedule)
+
+
+def sampler_param(**kwargs: Any) -> Any:
+    """The Sampler choice, which also takes the joined names of earlier versions and older
+    A1111 ("DPM++ 2M Karras"): they validate to `<sampler>_<schedule>`, which
+    `TextToImage.make_request` and `TextToImage.restore` split into the two settings."""
+    from dataclasses import dataclass
+
+    from studio.core.generator import ChoiceParam
+
+    @dataclass(frozen=True, kw_only=True)
+    class SamplerParam(ChoiceParam):
+        def validate(self, value: Any) -> Any:
+            joined = split_legacy(value)
+            if joined is not None and value not in self.choices:
+                return f"{joined[0]}_{joined[1]}"
+            return super().validate(value)
+
+    return SamplerParam(**kwargs)
 
 
 def label(sampler: str) -> str:

