@@ -57,7 +57,7 @@ def v_hint_from_file(path: Path) -> bool:
 
     try:
         with safe_open(str(path), framework="numpy") as handle:
-            if SD2_V_HINT not in handle.keys():
+            if SD2_V_HINT not in handle.keys():  # noqa: SIM118 - safe_open has no __contains__
                 return False
             values = np.asarray(handle.get_tensor(SD2_V_HINT), dtype=np.float64)
     except Exception:  # noqa: BLE001 - bf16 or damage: no hint, loading decides

@@ -174,7 +174,8 @@ class TextToImage(Generator):
         *_lora_params(),
         ModelParam(
             name="vae", label="VAE", kind="vae", optional=True, scan=True,
-            help="A separate VAE file (e.g. from models/VAE) to decode with; None: the model's own.",
+            help="A separate VAE file (e.g. from models/VAE) to decode with; None: the "
+            "model's own.",
         ),
         BoolParam(
             name="cpu_offload", label="CPU offload (CUDA)",

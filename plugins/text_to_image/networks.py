@@ -10,6 +10,7 @@ with `<emb0>_1` … for more vectors) that replaces its name in the prompt.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,10 +90,8 @@ def set_loras(loaded: Any, loras: list[tuple[Path, float]]) -> None:
 
 
 def _drop_adapter(pipe: Any, name: str) -> None:
-    try:
+    with contextlib.suppress(Exception):  # it may never have got in
         pipe.delete_adapters([name])
-    except Exception:  # noqa: BLE001 - it never got in
-        pass
 
 
 # ---------------------------------------------------------------- embeddings
@@ -232,7 +231,9 @@ def _state_dict(path: Path) -> dict:
     try:
         data = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickles with code
-        raise ModelProblem(f"The VAE '{path.name}' cannot be read safely (weights only): {exc}")
+        raise ModelProblem(
+            f"The VAE '{path.name}' cannot be read safely (weights only): {exc}"
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):

@@ -246,7 +246,8 @@ def _prepare(p: Any, mode: str, loaded: Any) -> Prepared:
         crop_mask = imaging.resize(overlay.crop(box), width, height, "resize_fill")
         extra = {"image": crop, "mask_image": crop_mask, "width": width, "height": height}
         extra["strength"] = p["strength"]
-        note = f"only masked: {box[2] - box[0]}×{box[3] - box[1]} px around the mask at {width}×{height}"
+        size = f"{box[2] - box[0]}×{box[3] - box[1]}"
+        note = f"only masked: {size} px around the mask at {width}×{height}"
         return Prepared(mode, width, height, extra, init, overlay, box, note)
     image = imaging.resize(init, width, height, p["resize_mode"])
     mask_sized = imaging.resize(overlay, width, height, p["resize_mode"])

@@ -93,9 +93,9 @@ class PreferencesDialog(QDialog):
         self.install_note.hide()
         models_note = QLabel(
             "Folders are searched three levels deep for diffusers folders (with "
-            "model_index.json), .safetensors/.ckpt checkpoints, LoRAs, embeddings and VAEs. The Hugging Face "
-            "cache is searched too. Nothing is ever downloaded. You can also drop a model file "
-            "or folder on the window."
+            "model_index.json), .safetensors/.ckpt checkpoints, LoRAs, embeddings and VAEs. The "
+            "Hugging Face cache is searched too. Nothing is ever downloaded. You can also drop a "
+            "model file or folder on the window."
         )
         models_note.setWordWrap(True)
         models_note.setStyleSheet("color: #999;")
