@@ -22,28 +22,28 @@ BREAK = "BREAK"
 
 
 def parse_attention(text: str) -> list[tuple[str, float]]:
-    """(text, weight) runs of a prompt, A1111's way; a BREAK is ("BREAK", -1.0)."""
-    runs: list[list] = []
+    """(text, weight) runs of a prompt, A1111's way; a BREAK is ("BREAK", -1.0).
+
+    Linear in the text: a bracket records the range of runs it covers, and the weights are
+    summed over those ranges once at the end (in logarithms, rounded to 12 digits), where
+    A1111 multiplies every run of a range each time one closes."""
+    runs: list[str] = []
+    ranges: list[tuple[int, int, float]] = []  # (first run, end, factor)
     round_open: list[int] = []
     square_open: list[int] = []
 
-    def scale(start: int, factor: float) -> None:
-        for run in runs[start:]:
-            if run[1] != -1:
-                run[1] *= factor
-
     def plain(chunk: str) -> None:
-        for i, part in enumerate(_BREAK.split(chunk)):
-            if i:
-                runs.append([BREAK, -1.0])
-            runs.append([part, 1.0])
+        for index, part in enumerate(_BREAK.split(chunk)):
+            if index:
+                runs.append(_BREAK_MARK)
+            runs.append(part)
 
     i, n = 0, len(text)
     while i < n:
         char = text[i]
         if char == "\\":
             if i + 1 < n and text[i + 1] in "()[]\\":
-                runs.append([text[i + 1], 1.0])
+                runs.append(text[i + 1])
                 i += 2
             else:
                 i += 1  # a lone backslash escapes nothing and is dropped, as in A1111
@@ -55,22 +55,19 @@ def parse_attention(text: str) -> list[tuple[str, float]]:
             i += 1
         elif char == ":":
             weight = _WEIGHT.match(text, i + 1)
-            if weight and weight.end() < n and text[weight.end()] == ")" and round_open:
-                try:
-                    factor = float(weight.group())
-                except ValueError:
-                    factor = None
-                if factor is not None:
-                    scale(round_open.pop(), factor)
-                    i = weight.end() + 1
-                    continue
-            runs.append([":", 1.0])
+            factor = _number(weight.group()) if weight else None
+            closes = weight is not None and weight.end() < n and text[weight.end()] == ")"
+            if closes and round_open and factor is not None:
+                ranges.append((round_open.pop(), len(runs), factor))
+                i = weight.end() + 1
+                continue
+            runs.append(":")
             i += 1
         elif char == ")" and round_open:
-            scale(round_open.pop(), ROUND)
+            ranges.append((round_open.pop(), len(runs), ROUND))
             i += 1
         elif char == "]" and square_open:
-            scale(square_open.pop(), SQUARE)
+            ranges.append((square_open.pop(), len(runs), SQUARE))
             i += 1
         else:
             end = i + 1
@@ -79,23 +76,51 @@ def parse_attention(text: str) -> list[tuple[str, float]]:
                     end += 1
             plain(text[i:end])
             i = end
-    for start in round_open:
-        scale(start, ROUND)
-    for start in square_open:
-        scale(start, SQUARE)
-    return _merged(runs)
+    ranges += [(start, len(runs), ROUND) for start in round_open]
+    ranges += [(start, len(runs), SQUARE) for start in square_open]
+    return _merged(runs, _weights(len(runs), ranges))
 
 
-def _merged(runs: list[list]) -> list[tuple[str, float]]:
-    if not runs:
-        return [("", 1.0)]
-    merged = [runs[0][:]]
-    for text, weight in runs[1:]:
-        if weight == merged[-1][1]:
+_BREAK_MARK = "\0BREAK"
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _weights(count: int, ranges: list[tuple[int, int, float]]) -> list[float]:
+    import math
+
+    diff = [0.0] * (count + 1)
+    zero = [0] * (count + 1)  # a factor of 0 (or below) cannot go through a logarithm
+    for start, end, factor in ranges:
+        if factor > 0:
+            diff[start] += math.log(factor)
+            diff[end] -= math.log(factor)
+        else:
+            zero[start] += 1
+            zero[end] -= 1
+    weights, total, zeros = [], 0.0, 0
+    for index in range(count):
+        total += diff[index]
+        zeros += zero[index]
+        weights.append(0.0 if zeros else float(f"{math.exp(min(total, 700.0)):.12g}"))
+    return weights
+
+
+def _merged(runs: list[str], weights: list[float]) -> list[tuple[str, float]]:
+    merged: list[list] = []
+    for text, weight in zip(runs, weights, strict=True):
+        if text == _BREAK_MARK:
+            merged.append([BREAK, -1.0])
+        elif merged and merged[-1][1] == weight:
             merged[-1][0] += text
         else:
             merged.append([text, weight])
-    return [(text, weight) for text, weight in merged]
+    return [(text, weight) for text, weight in merged] or [("", 1.0)]
 
 
 def segments(runs: list[tuple[str, float]]) -> list[list[tuple[str, float]]]:
