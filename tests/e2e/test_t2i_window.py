@@ -169,3 +169,49 @@ def test_opening_another_project_ends_mask_painting(window, clean_config, tmp_pa
     window.mask_tool.start(item)
     window.session.adopt(Project.open(tmp_path / "other.studio", create=True))
     assert not window.mask_tool.active and window.mask_tool.isHidden()
+
+
+def test_restoring_a1111_settings_keeps_the_installed_model_and_names_the_missing_one(
+    window, qtbot, clean_config, tiny_model, tmp_path
+):
+    from PIL import PngImagePlugin
+
+    window.add_models([tiny_model])
+    form = scanned(qtbot, window)
+    assert form.values()["model"] == str(tiny_model)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters",
+        "a cat <lora:ink:0.5>\nNegative prompt: ugly\nSteps: 12, Sampler: DPM++ 2M Karras, "
+        "CFG scale: 6, Seed: 42, Size: 64x64, Model hash: 879db523c3, Model: dreamshaper_8",
+    )
+    Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
+    window.restore_settings(tmp_path / "a1111.png")
+    values = form.values()
+    assert values["model"] == str(tiny_model)  # not replaced by one that cannot load
+    assert (values["steps"], values["scheduler"], values["schedule"]) == (12, "dpmpp_2m", "karras")
+    text = window.banner.label.text()
+    assert "dreamshaper_8" in text and "kept the current model" in text
+    assert "LoRA not in your model folders: ink" in text
+
+
+def test_preferences_add_an_existing_install_adds_its_model_folders(window, clean_config, tmp_path):
+    from studio.ui.preferences import PreferencesDialog
+
+    root = tmp_path / "ComfyUI"
+    for sub in ("models/checkpoints", "models/loras", "models/vae"):
+        (root / sub).mkdir(parents=True)
+    dialog = PreferencesDialog(None, window.executor, window, window.registry.generators())
+    assert dialog.add_install(root)
+    assert [p.relative_to(root).as_posix() for p in dialog.model_paths()] == [
+        "models/checkpoints",
+        "models/loras",
+        "models/vae",
+    ]
+    assert "Found ComfyUI" in dialog.install_note.text()
+    (tmp_path / "photos").mkdir()
+    assert not dialog.add_install(tmp_path / "photos")  # nothing added, and it says so
+    assert "is not an AUTOMATIC1111" in dialog.install_note.text()
+    dialog.accept()
+    assert root / "models/loras" in config.model_paths()
+    dialog.deleteLater()
