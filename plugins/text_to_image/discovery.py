@@ -238,6 +238,18 @@ def folder_family(folder: Path) -> tuple[str, str | None]:
     return family, None
 
 
+def folder_variant(folder: Path, family: str) -> str:
+    """ "sd2-v" for an SD 2.x folder whose scheduler predicts v (768 px), else the family."""
+    if family != "sd2":
+        return family
+    try:
+        config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return family
+    v = isinstance(config, dict) and config.get("prediction_type") == "v_prediction"
+    return "sd2-v" if v else family
+
+
 def _missing_files(part: Path, name: str) -> list[str]:
     if not part.is_dir():
         return [f"{name}/"]

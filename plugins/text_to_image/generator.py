@@ -26,9 +26,11 @@ from studio.core.generator import (
     TextParam,
 )
 
-from . import discovery, imaging, samplers, tokenizer
+from . import discovery, samplers, tokenizer
 
 MAX_SIDE = 2048
+RESIZE_MODES = ("just_resize", "crop_resize", "resize_fill")  # A1111's resize modes
+RESIZE_LABELS = ("Just resize", "Crop and resize", "Resize and fill")
 LORA_SLOTS = 3  # the form's LoRA list; <lora:name:w> tags in the prompt add any number more
 
 
@@ -141,7 +143,7 @@ class TextToImage(Generator):
         ),
         ChoiceParam(
             name="resize_mode", label="Resize mode",
-            choices=imaging.RESIZE_MODES, labels=imaging.RESIZE_LABELS,
+            choices=RESIZE_MODES, labels=RESIZE_LABELS,
             hidden_when=("init_image", None),
             help="How the init image meets Width × Height: stretch it, fill and crop the "
             "rest, or fit it and fill the margins (A1111's resize modes).",
@@ -218,6 +220,21 @@ class TextToImage(Generator):
 
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
         return [(str(e.path), e.label) for e in self.entries(models_dir)]
+
+    def suggested_values(self, values: Mapping[str, Any], models_dir: Any) -> dict[str, Any]:
+        """The size the chosen model was made for: 512 for SD 1.x, 768 for SD 2.x v-models,
+        1024 for SDXL (the form takes it until the user sets a size)."""
+        from .components import native_side
+
+        model = values.get("model")
+        if not model or not Path(str(model)).exists():
+            return {}
+        entry = discovery.entry_for(Path(str(model)))
+        if entry is None or entry.family not in discovery.SUPPORTED:
+            return {}
+        variant = entry.variant or discovery.folder_variant(entry.path, entry.family)
+        side = native_side(variant)
+        return {"width": side, "height": side}
 
     def find_install(self, path: Path) -> Any:
         from . import installs

@@ -14,8 +14,9 @@ from typing import Any
 
 from PIL import Image, ImageFilter
 
-RESIZE_MODES = ("just_resize", "crop_resize", "resize_fill")
-RESIZE_LABELS = ("Just resize", "Crop and resize", "Resize and fill")
+from .generator import RESIZE_LABELS, RESIZE_MODES
+
+__all__ = ["RESIZE_LABELS", "RESIZE_MODES", "resize", "composite", "crop_region", "paste_back"]
 LANCZOS = Image.Resampling.LANCZOS
 
 

@@ -501,6 +501,13 @@ class Generator:
         """
         return dict(values), []
 
+    def suggested_values(self, values: Mapping[str, Any], models_dir: Any) -> dict[str, Any]:
+        """Values the form takes while the user has not set them by hand, given the form's
+        current `values`; asked again whenever a ModelParam changes (e.g. the image size the
+        chosen model was made for). Called on the UI thread: read a file header at most.
+        The default suggests nothing."""
+        return {}
+
     def find_install(self, path: Any) -> ExistingInstall | None:
         """The model folders this generator reads inside another tool's install at `path`
         (e.g. an AUTOMATIC1111 or ComfyUI folder), or None when `path` is no install it

@@ -215,3 +215,25 @@ def test_preferences_add_an_existing_install_adds_its_model_folders(window, clea
     dialog.accept()
     assert root / "models/loras" in config.model_paths()
     dialog.deleteLater()
+
+
+def test_the_size_follows_the_model_until_the_user_sets_one(window, qtbot, clean_config, tmp_path):
+    from safetensors.numpy import save_file
+
+    def checkpoint(name, text_key, conv=(320, 4, 3, 3)):
+        keys = {"model.diffusion_model.input_blocks.0.0.weight": np.zeros(conv, np.float16)}
+        keys[text_key] = np.zeros(2, np.float16)
+        save_file(keys, str(tmp_path / name))
+        return tmp_path / name
+
+    xl = checkpoint("juggernaut.safetensors", "conditioner.embedders.1.model.ln_final.weight")
+    sd1 = checkpoint("dream.safetensors", "cond_stage_model.transformer.text_model.x")
+    window.add_models([tmp_path])
+    form = scanned(qtbot, window)
+    form.set_values({"model": str(xl)})
+    assert (form.values()["width"], form.values()["height"]) == (1024, 1024)
+    form.set_values({"model": str(sd1)})
+    assert form.values()["width"] == 512
+    form.widgets["width"].setValue(640)  # the user's own size now stays
+    form.set_values({"model": str(xl)})
+    assert (form.values()["width"], form.values()["height"]) == (640, 1024)
