@@ -20,12 +20,22 @@ def restore(generator: Any, values: dict, models_dir: Any, carried: dict) -> tup
     if joined is not None and values.get("scheduler") not in samplers.SAMPLERS:
         values["scheduler"] = joined[0]
         values.setdefault("schedule", joined[1])
+    schedule = _schedule(carried.get("schedule") or carried.get("scheduler"))
+    if schedule is not None and "schedule" not in values:  # A1111 >= 1.9: "Schedule type"
+        values["schedule"] = schedule
     if values.get("model"):
         _model(values, generator.entries(models_dir), carried, notes)
     if values.get("vae") or carried.get("vae"):
         _vae(values, roots, str(values.get("vae") or carried.get("vae")), notes)
     _networks(values, roots, carried, notes)
     return values, notes
+
+
+def _schedule(value: Any) -> str | None:
+    for key, (label, _switch) in samplers.SCHEDULES.items():
+        if str(value).strip().lower() in (key, label.lower()):
+            return key
+    return None
 
 
 def _model(values: dict, entries: list, carried: dict, notes: list) -> None:

@@ -147,3 +147,10 @@ def test_restoring_names_the_missing_loras_embeddings_and_vae_and_uses_those_pre
     assert "Embedding not in your model folders: EasyNegative" in notes
     _, notes = TextToImage().restore({"vae": "other.pt"}, None, {})
     assert notes == ["The image used the VAE 'other.pt', which is not in your model folders"]
+
+
+def test_restoring_an_a1111_19_image_takes_its_schedule_type(library_root):
+    restored, _ = TextToImage().restore({"scheduler": "dpmpp_2m"}, None, {"scheduler": "Karras"})
+    assert (restored["scheduler"], restored["schedule"]) == ("dpmpp_2m", "karras")
+    restored, _ = TextToImage().restore({}, None, {"schedule": "Exponential"})
+    assert restored["schedule"] == "exponential"
