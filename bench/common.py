@@ -33,7 +33,7 @@ RESULTS_PATH = BENCH_DIR / "results.md"
 COLUMNS = ("when", "benchmark", "result", "baseline (same run)", "ratio", "target", "met", "notes")
 RESULTS_INTRO = """# Benchmark results
 
-Rows are appended by `bench/*.py`, one per run (`.venv/bin/python bench/NAME.py`).
+Rows are appended by `bench/*.py`, one per run (`.venv/bin/python -m bench.NAME`).
 Each figure is the median of several repeats; the baseline is measured in the same run,
 interleaved with the subject, so the ratio stays meaningful on a noisy machine.
 
@@ -190,6 +190,16 @@ def gan_request(registry: Registry, count: int, seed: int = 1, size: int = 64) -
 
 _QUIET = ("propagateSizeHints",)  # the offscreen platform's harmless complaint
 _handlers: list[Any] = []
+
+
+def scratch_project() -> Any:
+    """A new project in a throw-away folder (benchmarks keep nothing)."""
+    import tempfile
+
+    from studio.core.project import Project
+
+    folder = Path(tempfile.mkdtemp(prefix="studio-bench-project-"))
+    return Project.open(folder / "bench.studio", create=True)
 
 
 def qt_app(platform: str = "offscreen") -> Any:

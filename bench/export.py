@@ -23,17 +23,13 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as `python bench/export.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import Row, median, parser, report, spread  # noqa: E402
+from bench.common import Row, median, parser, report, spread
 
 COUNT = 1000
 SIZE = 128

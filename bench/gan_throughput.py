@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as `python bench/gan_throughput.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     Row,
     gan_request,
     isolate_studio_home,
@@ -76,10 +71,10 @@ def make_calls(registry: Any, executor: Any, runner: Any, request: Any) -> dict[
         return len(job.results)
 
     def through_runner() -> int:
-        runner.submit(request, "bench")
-        (job,) = wait_signal(runner.job_finished, JOB_TIMEOUT_S)
-        if job.state is not JobState.DONE:
-            raise RuntimeError(f"job ended {job.state.value}: {job.error}")
+        job = runner.submit(Job(request, title="bench"))
+        (done,) = wait_signal(runner.job_finished, JOB_TIMEOUT_S)
+        if done.state is not JobState.DONE:
+            raise RuntimeError(f"job ended {done.state.value}: {done.error}")
         return len(job.results)
 
     return {"direct": direct, "executor": through_executor, "runner": through_runner}

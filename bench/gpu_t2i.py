@@ -7,22 +7,19 @@ the plugin. At 512x512, 20 steps, Euler a, CFG 7.5: it/s through the app path (d
 Executor, plugin with previews) vs a raw `pipe(...)` on the same folder, alternating rounds;
 then cancel latency in steps and seconds. Finishes in a few minutes on one GPU.
 
-.venv/bin/python bench/gpu_t2i.py                  # on the GPU machine
-.venv/bin/python bench/gpu_t2i.py --tiny --device cpu --size 64 --steps 4   # check the script
+.venv/bin/python -m bench.gpu_t2i                  # on the GPU machine
+.venv/bin/python -m bench.gpu_t2i --tiny --device cpu --size 64 --steps 4   # check the script
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import Row, isolate_studio_home, median, parser, report, spread  # noqa: E402
-from bench.t2i import measure_cancel  # noqa: E402
+from bench.common import Row, isolate_studio_home, median, parser, report, spread
+from bench.t2i import measure_cancel
 
 
 def sd15_folder(folder: Path, dtype) -> Path:  # noqa: ANN001
@@ -139,7 +136,7 @@ def main() -> None:
         if device.kind == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        executor.execute(job, lambda j, preview: preview is not None and previews.append(1))
+        executor.execute(job, lambda j, preview, _m: preview is not None and previews.append(1))
         if device.kind == "cuda":
             torch.cuda.synchronize()
         assert job.state is JobState.DONE, job.error

@@ -25,12 +25,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as `python bench/startup.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     BENCH_DIR,
     REPO_ROOT,
     Row,

@@ -40,7 +40,6 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -50,10 +49,7 @@ from typing import Any
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as `python bench/style.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     REPO_ROOT,
     Row,
     isolate_studio_home,

@@ -18,16 +18,12 @@ Target: p99 heartbeat gap under 50 ms while the batch runs.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as `python bench/style_batch_ui.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     Row,
     isolate_studio_home,
     median,
@@ -35,11 +31,12 @@ from bench.common import (  # noqa: E402
     qt_app,
     registry_and_executor,
     report,
+    scratch_project,
     spin,
     spread,
 )
-from bench.responsiveness import Gaps, Heartbeat, wait_painted  # noqa: E402
-from bench.style import (  # noqa: E402
+from bench.responsiveness import Gaps, Heartbeat, wait_painted
+from bench.style import (
     BATCH_COUNT,
     BATCH_SIZE,
     BUILTIN_STYLE,
@@ -65,7 +62,7 @@ def one_run(
     from studio.ui.main_window import MainWindow
 
     generator = registry.get("style_transfer")
-    window = MainWindow(registry, executor, models_dir())
+    window = MainWindow(registry, executor, models_dir(), project=scratch_project())
     window.show()
     spin(0.3)  # first paint, layout settled
     beat = Heartbeat()
@@ -78,17 +75,19 @@ def one_run(
     # through the batch dialog, as a user would: it queues a few jobs per event-loop turn
     values = {k: v for k, v in requests[0].params.items() if k != "image"}
     window.prompt_panel.set_values(generator.id, values)
-    dialog = window.open_batch([Path(r.params["image"]) for r in requests])
+    dialog = window.batches.open([Path(r.params["image"]) for r in requests])
     dialog.start()
-    while dialog._pending:
+    while window.jobs.pending(dialog.batch):
         spin(0.01)
     submitted = time.perf_counter()
     deadline = time.perf_counter() + BATCH_TIMEOUT_S
-    while dialog.done + dialog.failed < len(requests):  # counted by the dialog from the start
+    while dialog.succeeded + dialog.failed < len(requests):  # counted from the start
         if time.perf_counter() > deadline:
-            raise TimeoutError(f"{dialog.done + dialog.failed} of {len(requests)} jobs finished")
+            raise TimeoutError(
+                f"{dialog.succeeded + dialog.failed} of {len(requests)} jobs finished"
+            )
         spin(0.02)
-    jobs = list(dialog.jobs.values())
+    jobs = [s for s in window.jobs.statuses.values() if s.batch == dialog.batch]
     window.canvas.viewport().update()  # the last results may already be painted
     wait_painted([window.canvas.viewport()])
     end = time.perf_counter()

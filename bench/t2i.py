@@ -10,20 +10,17 @@ rounds of raw time / app time (target: overhead at most 3%, i.e. >= 0.97x). Canc
 job's token is set inside the progress callback of step k; latency is the number of
 denoising steps that still ran after it, and the seconds from the cancel to the job's end.
 
-.venv/bin/python bench/t2i.py [--size 128] [--steps 10] [--runs 7]
+.venv/bin/python -m bench.t2i [--size 128] [--steps 10] [--runs 7]
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import Row, isolate_studio_home, median, parser, report, spread  # noqa: E402
+from bench.common import Row, isolate_studio_home, median, parser, report, spread
 
 
 def measure_cancel(executor, request, cancel_at: int):  # noqa: ANN001, ANN201
@@ -34,7 +31,7 @@ def measure_cancel(executor, request, cancel_at: int):  # noqa: ANN001, ANN201
     seen: list[int] = []
     marks: dict[str, float] = {}
 
-    def cancelling(job, _preview) -> None:  # noqa: ANN001
+    def cancelling(job, _preview, _metrics) -> None:  # noqa: ANN001
         seen.append(job.step)
         if job.step == cancel_at and "cancel" not in marks:
             marks["cancel"] = time.perf_counter()
@@ -80,7 +77,7 @@ def main() -> None:
     request = generator.make_request(values)
     previews = []
 
-    def on_progress(job, preview) -> None:  # noqa: ANN001 - as the window's worker does
+    def on_progress(job, preview, _metrics) -> None:  # noqa: ANN001 - as the window's worker does
         if preview is not None:
             previews.append(to_qimage(preview))
 

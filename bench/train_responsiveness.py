@@ -18,10 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as `python bench/train_responsiveness.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     Row,
     isolate_studio_home,
     median,
@@ -29,11 +26,12 @@ from bench.common import (  # noqa: E402
     qt_app,
     registry_and_executor,
     report,
+    scratch_project,
     spin,
     spread,
     wait_signal,
 )
-from bench.responsiveness import Heartbeat  # noqa: E402
+from bench.responsiveness import Heartbeat
 
 EPOCHS = 2
 TARGET_P99_MS = 50.0
@@ -58,7 +56,7 @@ def one_run(registry, executor, request) -> tuple:  # noqa: ANN001
     from studio.core.models import models_dir
     from studio.ui.main_window import MainWindow
 
-    window = MainWindow(registry, executor, models_dir())
+    window = MainWindow(registry, executor, models_dir(), project=scratch_project())
     window.show()
     spin(0.3)
     beat = Heartbeat()
@@ -66,7 +64,7 @@ def one_run(registry, executor, request) -> tuple:  # noqa: ANN001
     spin(0.1)
     start = time.perf_counter()
     window.train_panel.watch(window.submit(request, "bench training"))
-    (job,) = wait_signal(window.runner.job_finished, 600)
+    (job,) = wait_signal(window.jobs.job_finished, 600)
     end = time.perf_counter()
     if job.state is not JobState.DONE:
         raise RuntimeError(f"training ended {job.state.value}: {job.error}")

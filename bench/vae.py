@@ -23,10 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as `python bench/vae.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import Row, isolate_studio_home, median, parser, report, spread  # noqa: E402
+from bench.common import Row, isolate_studio_home, median, parser, report, spread
 
 POINT_TARGET_MS = 5.0
 MANIFOLD_TARGET_MS = 100.0

@@ -80,8 +80,7 @@ def prepare_t2i(window, then) -> None:  # noqa: ANN001
     folder = Path(tempfile.mkdtemp(prefix="studio-shot-"))
     window.add_models([build_pipeline(folder / "tiny-random-sd")])
     photo = samples.photo(384, 256)
-    key = window.session.project.add_image(photo, "landscape.png")
-    window.canvas.add_images([(photo, key, "landscape.png")])
+    window.session.project.add_image(photo, "landscape.png")  # the canvas places it
     form = window.prompt_panel.form("text_to_image")
 
     def when_listed() -> None:  # models are listed from a background thread

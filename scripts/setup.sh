@@ -10,17 +10,19 @@ STAMP=$VENV/.studio-installed
 
 # Qt's xcb/offscreen platforms load these shared libraries at run time.
 QT_DEBS="libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0"
+# The tests check the EXIF Studio writes with exiftool, an outside reader.
+TEST_DEBS="libimage-exiftool-perl"
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=""
-  for deb in $QT_DEBS; do
+  for deb in $QT_DEBS $TEST_DEBS; do
     dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing="$missing $deb"
   done
   if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
-      echo "Installing system libraries for Qt:$missing"
+      echo "Installing system packages (Qt's libraries, exiftool for the tests):$missing"
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     else
-      echo "Qt needs these system packages:$missing"
+      echo "Studio (Qt, and exiftool for the tests) needs these system packages:$missing"
       echo "  sudo apt-get install$missing"
     fi
   fi

@@ -38,8 +38,6 @@ def create_window(settings=None, open_project=False):  # noqa: ANN001, ANN201 - 
     With `open_project`, reopen the last project (or make a new one) before returning; the
     app itself does that just after the first paint instead, so the window shows at once.
     """
-    from studio.core import devices
-    from studio.core.jobs import Executor
     from studio.core.models import models_dir
     from studio.core.registry import default_registry
     from studio.ui.main_window import MainWindow
@@ -56,13 +54,30 @@ def create_window(settings=None, open_project=False):  # noqa: ANN001, ANN201 - 
     from studio.ui.preferences import threads_setting
 
     threads = threads_setting(settings)
-    executor = Executor(registry.get, lambda: devices.resolve(preference), models_dir(), threads)
+    executor = make_executor(registry, preference, threads)
     window = MainWindow(registry, executor, models_dir(), settings)
     if open_project:
         open_last_project(window)
     if problem:
         window.banner.show_message(problem, "warning")
     return window
+
+
+def make_executor(registry, preference: str, threads: int):  # noqa: ANN001, ANN201
+    """Generators run in a process of their own (STUDIO_WORKER=thread: on a thread here).
+
+    A worker thread importing torch or diffusers holds the interpreter lock for up to a
+    second, stalling the window; a process does not, survives a plugin crash, and frees a
+    model's memory by ending."""
+    from studio.core import devices
+    from studio.core.jobs import Executor
+    from studio.core.models import models_dir
+    from studio.core.worker_process import ProcessExecutor
+
+    if os.environ.get("STUDIO_WORKER", "process") == "thread":
+        resolve = lambda: devices.resolve(preference)  # noqa: E731
+        return Executor(registry.get, resolve, models_dir(), threads)
+    return ProcessExecutor(preference, models_dir(), threads)
 
 
 def open_last_project(window) -> None:  # noqa: ANN001
@@ -93,7 +108,7 @@ def run(argv: list[str] | None = None) -> int:
     QTimer.singleShot(0, lambda: open_last_project(window))  # after the first paint
     if log_path:
         logging.getLogger(__name__).info("log file: %s", log_path)
-    app.aboutToQuit.connect(window.runner.shutdown)
+    app.aboutToQuit.connect(window.jobs.shutdown)
     QTimer.singleShot(WARM_UP_DELAY_MS, window.runner.warm_up)
     code = app.exec()
     if abandoned_workers():  # a plugin step ignored cancel; Qt would abort on thread teardown

@@ -160,4 +160,37 @@ class Mapped(SolidColour):
         return Space()
 
 
-__all__ = ["Failing", "GeneratorError", "Mapped", "Slow", "SolidColour", "Space", "Trainer"]
+__all__ = [
+    "Crashing",
+    "Failing",
+    "GeneratorError",
+    "Mapped",
+    "Slow",
+    "SolidColour",
+    "Space",
+    "Trainer",
+]
+
+
+class Crashing(Generator):
+    """Ends its whole process in the middle of a step (a plugin's native crash)."""
+
+    id = "crashing"
+    title = "Crashing"
+    params = (SeedParam(name="seed"),)
+
+    def run(self, request: Request, ctx: Context) -> list[Result]:
+        import os
+
+        ctx.progress(1, 2)
+        os._exit(9)
+
+
+def registry():
+    """The fakes as a registry, for a worker process to build by name."""
+    from studio.core.registry import Registry
+
+    made = Registry()
+    for generator in (SolidColour(), Slow(delay=0.01), Failing(), Crashing()):
+        made.register(generator)
+    return made

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from PIL import Image
 
@@ -53,7 +55,9 @@ def test_a_folder_with_a_broken_file(photos, tmp_path, capsys):
         record = read_studio_record(image)
     assert record["generator"] == "style_transfer"
     assert record["params"]["model"] == "builtin" and record["params"]["styles"] == "7"
-    assert record["params"]["image"] == str(photos / "lake.png")
+    assert record["params"]["image"] == "lake.png"  # written files name inputs, not paths
+    digest = hashlib.sha256((photos / "lake.png").read_bytes()).hexdigest()
+    assert record["inputs"]["image"] == {"file": "lake.png", "sha256": digest}
     with Image.open(out / "hill-styled.png") as image:
         assert image.size == (80, 80)
 
@@ -91,7 +95,7 @@ def test_a_painting_file_as_the_style(photos, painting, tmp_path, capsys):
         record = read_studio_record(image)
         assert image.size == (96, 64)
     assert record["params"]["model"] == "arbitrary"
-    assert record["params"]["style_image"] == str(painting)
+    assert record["params"]["style_image"] == "painting.png"
     assert (out / "hill-styled.png").is_file()
 
 

@@ -17,6 +17,7 @@ from studio.core.generator import (
     Request,
     Result,
     SeedParam,
+    seed32,
     seed_at,
 )
 from studio.core.models import ModelCard
@@ -217,5 +218,5 @@ def to_image(array: Any, size: int) -> Any:
 def _latent(seed: int) -> Any:
     import torch
 
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(seed32(seed))  # 64-bit seeds, folded
     return torch.randn(100, generator=generator)

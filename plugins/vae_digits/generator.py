@@ -19,6 +19,7 @@ from studio.core.generator import (
     Request,
     Result,
     SeedParam,
+    seed32,
     seed_at,
 )
 
@@ -231,7 +232,7 @@ def prior_latents(z_dim: int, seeds: list[int], temperature: float = 1.0) -> Any
     import numpy as np
     import torch
 
-    rows = [torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    rows = [torch.randn(z_dim, generator=torch.Generator().manual_seed(seed32(s))) for s in seeds]
     return (torch.stack(rows) * float(temperature)).numpy().astype(np.float32)
 
 

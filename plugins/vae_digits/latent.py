@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.generator import GeneratorError
+from studio.core.generator import GeneratorError, seed32
 from studio.core.models import ModelCard
 
 from . import prepare, store
@@ -138,7 +138,7 @@ class LatentSpace:
         """`count` digits from the prior, z ~ N(0, I) with a generator seeded by `seed`."""
         import torch
 
-        generator = torch.Generator().manual_seed(int(seed))
+        generator = torch.Generator().manual_seed(seed32(seed))
         z = torch.randn(count, self.z_dim, generator=generator)
         return prepare.grid(self.decode_pixels(z), columns)
 

@@ -34,6 +34,7 @@ from studio.core.export import (
     write_temporary,
 )
 from studio.core.metadata import save_options
+from studio.core.metadata_inputs import public_record
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -226,7 +227,10 @@ def _stage(
     item: ExportItem, position: int, folder: Path, options: ExportOptions, when: datetime
 ) -> _Staged:
     image = prepare_image(item.load(), options)
-    record = dict(item.record, width=image.width, height=image.height, exported_from=item.item_id)
+    # Names, not paths, of input and model files: exported files and manifests get shared.
+    record = public_record(
+        dict(item.record, width=image.width, height=image.height, exported_from=item.item_id)
+    )
     fmt = options.pil_format
     kwargs = save_options(record, fmt)
     if fmt == "JPEG":

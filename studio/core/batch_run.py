@@ -67,6 +67,34 @@ def collect_images(paths: Iterable[Path | str], recursive: bool = False) -> Inpu
     return found
 
 
+@dataclass(frozen=True)
+class Output:
+    """Where a batch job also writes its result: plain data, so it is stored with the queue.
+
+    number: the job's place in its batch (the `{index}` of the file name).
+    when: the batch's start (the `{date}` and `{time}` of the file name), a timestamp.
+    """
+
+    folder: str
+    template: str
+    number: int
+    when: float
+
+    def write(self, results: Iterable[Result]) -> list[Path]:
+        when = datetime.fromtimestamp(self.when)
+        folder = Path(self.folder)
+        return [write_result(r, folder, self.template, self.number, when) for r in results]
+
+    def to_json(self) -> dict:
+        return {"folder": self.folder, "template": self.template, "number": self.number,
+                "when": self.when}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict) -> Output:
+        return cls(str(data["folder"]), str(data["template"]), int(data["number"]),
+                   float(data["when"]))  # fmt: skip
+
+
 def write_result(
     result: Result, folder: Path, template: str, index: int, when: datetime | None = None
 ) -> Path:

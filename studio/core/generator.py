@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
     from studio.core.devices import Device
 
-SEED_MAX = 2**32 - 1
+SEED_MAX = 2**64 - 1  # ComfyUI and Fooocus write seeds this large
+RANDOM_SEED_MAX = 2**32 - 1  # where random seeds are drawn: every tool takes these (InvokeAI
+# allows no more), so an image made with one can be remade elsewhere
 
 
 class ParamError(ValueError):
@@ -204,7 +206,7 @@ class BoolParam(Param):
 
 @dataclass(frozen=True, kw_only=True)
 class SeedParam(Param):
-    """A random seed in [0, 2**32-1]; None (the default) means "pick one at random"."""
+    """A seed in [0, 2**64-1]; None (the default) means "pick one at random" (below 2**32)."""
 
     default: int | None = None
 
@@ -302,12 +304,27 @@ class ModelParam(Param):
 
 
 def random_seed() -> int:
-    return random.SystemRandom().randint(0, SEED_MAX)
+    """A fresh seed in [0, RANDOM_SEED_MAX]."""
+    return random.SystemRandom().randint(0, RANDOM_SEED_MAX)
 
 
 def seed_at(seed: int, index: int) -> int:
     """The seed of image `index` of a batch starting at `seed` (wraps past SEED_MAX)."""
     return (seed + index) % (SEED_MAX + 1)
+
+
+def seed32(seed: int) -> int:
+    """A 64-bit seed folded to the 32 bits that torch's CPU generator keeps.
+
+    `torch.Generator().manual_seed(s)` seeds its Mersenne Twister with the low 32 bits of `s`
+    only, so seeds that differ above bit 31 (0 and 2**32) would give the same numbers. This
+    adds the high half, times an odd constant, to the low half: seeds below 2**32 map to
+    themselves (the same pixels as ever), consecutive seeds (wrapping at SEED_MAX) and seeds
+    that differ in one half only always map apart. Use it for a generator's own noise; a
+    diffusion pipeline should take the seed as A1111 and ComfyUI do, unfolded.
+    """
+    high, low = divmod(int(seed) % (SEED_MAX + 1), 2**32)
+    return (low + high * 0x9E3779B9) % 2**32
 
 
 @dataclass(frozen=True)

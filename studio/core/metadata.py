@@ -5,15 +5,20 @@ Every saved image carries two things:
 - A1111's `parameters` text (prompt line, `Negative prompt:`, then one line of `Key: value`
   pairs that starts `Steps: N, Sampler: ...`), because that is the only layout the readers
   artists use (Civitai, sd-parsers, sd-prompt-reader) accept. PNG stores it in a `parameters`
-  text chunk; JPEG and WebP in EXIF UserComment as A1111 does (`UNICODE\\0` + UTF-16-BE).
+  text chunk; JPEG and WebP in EXIF UserComment as A1111 does (`UNICODE\\0` + UTF-16-BE,
+  type UNDEFINED).
 - Our full JSON record (`result_record`): in PNG an iTXt chunk `studio`; in JPEG and WebP an
   XMP packet (element `studio:record` in the namespace `XMP_NAMESPACE`). XMP rather than a
   second EXIF tag because in JPEG it sits in its own APP1 segment, so the record and the
   UTF-16 UserComment each get the full 64 KB a segment allows; it is plain text other tools
   (exiftool, photo managers) show and keep; and EXIF has no tag meant for free-form data.
 
-`read_metadata` reads files (in `metadata_read`, loaded on first use so that writing stays
-light at start-up); the reading model, `ImageMetadata`, `restore_values` and `describe`, is here.
+Local paths never reach a written file: `save_options` writes `public_record(record)`, in
+which input and model files are named by file name only (`metadata_inputs`).
+
+`read_metadata` reads files (in `metadata_read`), `restore_values` and `describe` put what was
+read to use (in `metadata_restore`); both load on first use so that writing stays light at
+start-up. The reading model, `ImageMetadata`, is here.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from studio.core.metadata_inputs import input_files, public_record
 
 if TYPE_CHECKING:
     from PIL.PngImagePlugin import PngInfo
 
-    from studio.core.generator import Param, Result
+    from studio.core.generator import Result
     from studio.core.metadata_read import read_metadata
+    from studio.core.metadata_restore import describe, restore_values
 
 __all__ = [
     "STUDIO_KEY",
@@ -73,11 +80,6 @@ _WRITTEN_IN_HEAD = {"prompt", "negative_prompt", "steps", "cfg", "guidance_scale
 _HEAD_KEYS = {"steps", "sampler", "cfg scale", "seed", "size", "model hash", "model"}
 _A1111_KEY = re.compile(r"\w[\w \-/]+")  # what A1111's own pair regex accepts as a key
 _XML_UNSAFE = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
-_ALIASES = {
-    "cfg": ("guidance_scale",),
-    "steps": ("num_inference_steps",),
-    "sampler": ("scheduler",),  # A1111's "Sampler: DPM++ 2M Karras" picks by label
-}
 
 
 @dataclass
@@ -100,6 +102,10 @@ def __getattr__(name: str) -> Any:
         from studio.core.metadata_read import read_metadata
 
         return read_metadata
+    if name in ("restore_values", "describe"):
+        from studio.core import metadata_restore
+
+        return getattr(metadata_restore, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -127,6 +133,9 @@ def result_record(result: Result) -> dict[str, Any]:
         record["sequence"] = {"group": group, "index": index, "length": length}
     if result.infotext:
         record["infotext"] = dict(result.infotext)
+    inputs = input_files(result.params)
+    if inputs:
+        record["inputs"] = inputs
     return record
 
 
@@ -223,8 +232,12 @@ def _quote(value: Any) -> str:
 
 
 def save_options(record: dict[str, Any], fmt: str) -> dict[str, Any]:
-    """Keyword arguments for `PIL.Image.save` that embed `record` in a PNG, JPEG or WEBP."""
+    """Keyword arguments for `PIL.Image.save` that embed `record` in a PNG, JPEG or WEBP.
+
+    Local paths in the record are written as file names only (`public_record`).
+    """
     fmt = fmt.upper()
+    record = public_record(record)
     text = _encodable(a1111_text(record))
     if fmt == "PNG":
         from PIL.PngImagePlugin import PngInfo
@@ -258,12 +271,22 @@ def _encodable(text: str) -> str:
 
 
 def _exif_with_comment(text: str | None) -> bytes:
-    from PIL import Image
+    """EXIF holding only UserComment, as A1111 writes it (piexif): big-endian, the comment of
+    type UNDEFINED (7) as the standard says. Pillow would type a bytes value BYTE (1), which
+    exiftool flags and piexif-based readers (sd-prompt-reader) cannot read."""
+    from PIL import TiffImagePlugin, TiffTags
 
-    exif = Image.Exif()
-    if text is not None:
-        exif.get_ifd(EXIF_IFD)[USER_COMMENT] = USER_COMMENT_PREFIX + text.encode("utf-16-be")
-    return exif.tobytes()
+    head = b"MM\0\x2a\0\0\0\x08"
+    ifd0 = TiffImagePlugin.ImageFileDirectory_v2(ifh=head)
+    if text is None:
+        return b"Exif\0\0" + head + ifd0.tobytes(8)
+    exif_at = 8 + 2 + 12 + 4  # after IFD0: its entry count, one entry, the next-IFD offset
+    ifd0[EXIF_IFD] = exif_at
+    ifd0.tagtype[EXIF_IFD] = TiffTags.LONG
+    comments = TiffImagePlugin.ImageFileDirectory_v2(ifh=head, group=EXIF_IFD)
+    comments[USER_COMMENT] = USER_COMMENT_PREFIX + text.encode("utf-16-be")
+    comments.tagtype[USER_COMMENT] = TiffTags.UNDEFINED
+    return b"Exif\0\0" + head + ifd0.tobytes(8) + comments.tobytes(exif_at)
 
 
 def _xmp_packet(record: dict[str, Any]) -> bytes:
@@ -311,82 +334,6 @@ def read_studio_record(image: Any) -> dict[str, Any] | None:
     if not text and getattr(image, "format", None) == "PNG":
         text = image.text.get(STUDIO_KEY)  # chunks after the pixel data (loads the image)
     return _json_record(text) if text else None
-
-
-def restore_values(
-    meta: ImageMetadata, generator_params: Sequence[Param], *, title: str = "this generator"
-) -> tuple[dict[str, Any], list[str]]:
-    """Map `meta.params` onto a generator's specs: (values to set, what could not be mapped)."""
-    from studio.core.generator import ParamError
-
-    specs = {spec.name: spec for spec in generator_params}
-    incoming = dict(meta.params)
-    width, height = incoming.get("width"), incoming.get("height")
-    if "size" in specs and "width" not in specs and width is not None and width == height:
-        # A generator with one square size takes `Size: WxH` as that size.
-        del incoming["width"], incoming["height"]
-        incoming.setdefault("size", width)
-    values: dict[str, Any] = {}
-    notes: list[str] = []
-    for name, value in incoming.items():
-        target = _target(name, specs)
-        if target is None:
-            notes.append(f"{_human(name)} {_short(value)} has no field in {title}")
-            continue
-        try:
-            values[target] = specs[target].validate(value)
-        except ParamError as exc:
-            notes.append(f"{exc}; kept the current value")
-    return values, notes
-
-
-def describe(meta: ImageMetadata) -> str:
-    """The human-readable report `studio info IMAGE` prints."""
-    container = f" ({meta.file_format})" if meta.file_format else ""
-    if meta.source_format is None:
-        lines = [f"No generation settings found{container}."]
-    else:
-        lines = [f"Format: {FORMAT_TITLES.get(meta.source_format, meta.source_format)}{container}"]
-    record = meta.record or {}
-    if meta.generator:
-        title = record.get("generator_title")
-        version = record.get("generator_version")
-        detail = ", ".join(str(x) for x in (meta.generator, version and f"v{version}") if x)
-        lines.append(f"Generator: {title} ({detail})" if title else f"Generator: {detail}")
-    if record.get("model"):
-        hashed = f" (hash {record['model_hash']})" if record.get("model_hash") else ""
-        lines.append(f"Model: {record['model']}{hashed}")
-    if record.get("width") and record.get("height"):
-        lines.append(f"Size: {record['width']}x{record['height']}")
-    lines.extend(
-        f"{key.capitalize()}: {record[key]}" for key in ("device", "note") if record.get(key)
-    )
-    if meta.seed is not None:
-        lines.append(f"Seed: {meta.seed}")
-    if meta.params:
-        lines.append("Parameters:")
-        for name, value in meta.params.items():
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            lines.append(f"  {name}: " + str(text).replace("\n", "\n    "))
-    if meta.notes:
-        lines.append("Notes:")
-        lines.extend(f"  - {note}" for note in meta.notes)
-    return "\n".join(lines)
-
-
-def _target(name: str, specs: dict[str, Param]) -> str | None:
-    if name in specs:
-        return name
-    return next((alias for alias in _ALIASES.get(name, ()) if alias in specs), None)
-
-
-def _human(name: str) -> str:
-    return {"cfg": "CFG scale"}.get(name) or name.replace("_", " ").capitalize()
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _json_record(text: str) -> dict[str, Any] | None:

@@ -1,23 +1,32 @@
-"""The project store: one SQLite file per project, every result committed as it arrives.
+"""The project store: one SQLite file per project, every change one transaction.
 
 Write-ahead logging makes each commit one append, and a process killed at any moment leaves
-the last committed state. A lock file beside the project keeps a second Studio from writing
-to it at the same time (it may open it read-only). All access goes through one connection
-guarded by a lock, so the worker thread can commit while the window reads.
+the last committed state. Every write that spans statements runs in one `BEGIN IMMEDIATE …
+COMMIT` (`Project.transaction`), so a failure half-way leaves nothing partial. A lock file
+beside the project keeps a second Studio from writing to it at the same time (it may open it
+read-only). All access goes through one connection guarded by a lock, so a worker thread can
+commit while the window reads. After each commit the project announces what changed
+(`Project.events`), on the thread that wrote; views subscribe instead of re-reading.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from psygnal import Signal
+
+from studio.core.item_text import IMPORTED, caption_of, search_text
+from studio.core.project_queue import StoredQueue
 from studio.core.project_schema import APPLICATION_ID, SCHEMA_VERSION, upgrade
 
 if TYPE_CHECKING:
@@ -25,9 +34,21 @@ if TYPE_CHECKING:
 
     from studio.core.generator import Result
 
+__all__ = [
+    "IMPORTED",
+    "SUFFIX",
+    "ItemRow",
+    "ItemsAdded",
+    "Layer",
+    "Project",
+    "ProjectError",
+    "ProjectLockedError",
+]
+
+log = logging.getLogger(__name__)
 SUFFIX = ".studio"
 THUMB_SIZE = 160
-IMPORTED = "imported"  # the generator name of images a user dropped in
+_ROW_COLUMNS = "id, created, generator, seed, width, height, favourite, caption, parent"
 
 
 class ProjectError(Exception):
@@ -50,6 +71,33 @@ class ItemRow:
     height: int
     favourite: bool
     caption: str
+    parent: int | None = None
+
+
+@dataclass(frozen=True)
+class ItemsAdded:
+    """Items one commit added: a job's results, or images the user brought in.
+
+    parent: the item they were made from (a re-run, a restyled photo), if any.
+    at: where the user put them (a drop on the canvas), if anywhere.
+    strip: they are the frames of one sequence, shown in one row.
+    """
+
+    rows: tuple[ItemRow, ...]
+    parent: int | None = None
+    at: tuple[float, float] | None = None
+    strip: bool = False
+
+
+class ProjectEvents:
+    """What a project announces after each commit (on the committing thread)."""
+
+    items_added = Signal(object)  # ItemsAdded
+    items_changed = Signal(list)  # ids whose row changed (favourite)
+    items_removed = Signal(list)  # ids deleted (undoable until the project closes)
+    items_restored = Signal(list)  # ids brought back by undo
+    layout_changed = Signal()
+    queue_changed = Signal()
 
 
 @dataclass(frozen=True)
@@ -66,16 +114,24 @@ class Layer:
 
 
 class Project:
-    """An open project file. Use `Project.open`; close it (or use `with`) when done."""
+    """An open project file. Use `Project.open`; `close()` it when done.
+
+    `with project.transaction():` groups writes into one all-or-nothing commit; nested
+    transactions join the outer one.
+    """
 
     def __init__(self, path: Path, db: sqlite3.Connection, lock: Any, read_only: bool) -> None:
         self.path = path
         self.read_only = read_only
-        self._db = db
+        self.events = ProjectEvents()
+        self.queue = StoredQueue(self)
+        self._db: sqlite3.Connection | None = db
         self._file_lock = lock
         self._lock = threading.RLock()
+        self._depth = 0
+        self._announce: list[tuple[Any, tuple]] = []
 
-    # -- opening
+    # -- opening and closing
 
     @classmethod
     def open(cls, path: str | Path, create: bool = False, read_only: bool = False) -> Project:
@@ -130,25 +186,76 @@ class Project:
             if self._file_lock is not None:
                 self._file_lock.release()
 
-    def __enter__(self) -> Project:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.close()
+    @property
+    def closed(self) -> bool:
+        return self._db is None
 
     @property
     def name(self) -> str:
         return self.path.stem
 
+    # -- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write: BEGIN IMMEDIATE … COMMIT, or ROLLBACK if anything raises.
+
+        What the writes announce is emitted after the commit, and dropped on a rollback.
+        """
+        with self._lock:
+            self._check_writable()
+            db = self._db
+            if self._depth:  # joins the transaction already open on this thread
+                self._depth += 1
+                try:
+                    yield db
+                finally:
+                    self._depth -= 1
+                return
+            db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield db
+            except BaseException:
+                self._depth = 0
+                self._announce.clear()
+                db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            db.execute("COMMIT")
+            announce, self._announce = self._announce, []
+        for signal, args in announce:
+            _emit(signal, args)
+
+    def _after_commit(self, signal: Any, *args: Any) -> None:
+        self._announce.append((signal, args))
+
     # -- writing
 
-    def add_results(self, results: Sequence[Result], parent: int | None = None) -> list[int]:
-        """Commit each result at once (its own transaction); returns the new item ids."""
+    def add_results(
+        self,
+        results: Sequence[Result],
+        parent: int | None = None,
+        *,
+        at: tuple[float, float] | None = None,
+        queue_id: int | None = None,
+    ) -> list[int]:
+        """Commit a job's results in one transaction (and, with `queue_id`, take its stored
+        queue entry off in the same one); returns the new item ids."""
         from studio.core.metadata import result_record
 
-        return [self._add(result_record(r), r.image, r.generator, r.seed, parent) for r in results]
+        encoded = [_Encoded.of(result_record(r), r.image, r.generator, r.seed) for r in results]
+        strip = bool(results) and results[0].sequence is not None
+        with self.transaction():
+            ids = [self._insert(entry, parent) for entry in encoded]
+            if queue_id is not None:
+                self.queue.remove([queue_id])
+            self._after_commit(self.events.items_added, self._added(ids, parent, at, strip))
+        return ids
 
-    def add_image(self, image: Image, name: str, source: str = "") -> int:
+    def add_image(
+        self, image: Image, name: str, source: str = "", at: tuple[float, float] | None = None
+    ) -> int:
         """Keep an image the user brought in, so the canvas never points at a lost file."""
         record = {
             "generator": IMPORTED,
@@ -159,49 +266,64 @@ class Project:
             "height": image.height,
             "created": round(time.time(), 3),
         }
-        return self._add(record, image, IMPORTED, 0, None)
+        encoded = _Encoded.of(record, image, IMPORTED, 0)
+        with self.transaction():
+            item = self._insert(encoded, None)
+            self._after_commit(self.events.items_added, self._added([item], None, at, False))
+        return item
 
-    def _add(
-        self, record: dict, image: Image, generator: str, seed: int, parent: int | None
-    ) -> int:
-        self._check_writable()
-        png, thumb = _encode(image, record)
-        text = json.dumps(record, sort_keys=True)
-        search = search_text(record)
-        row = (record.get("created", time.time()), generator, seed, text, image.width)
-        row += (image.height, parent, caption_of(record), search)
-        with self._lock, self._db:
-            cursor = self._db.execute(
+    def _insert(self, entry: _Encoded, parent: int | None) -> int:
+        record = entry.record
+        # SQLite integers are signed 64-bit: a seed past 2**63 is stored as its two's complement.
+        seed = entry.seed - 2**64 if entry.seed >= 2**63 else entry.seed
+        row = (record.get("created", time.time()), entry.generator, seed)
+        row += (json.dumps(record, sort_keys=True), entry.width, entry.height, parent)
+        row += (caption_of(record), search_text(record))
+        with self.transaction() as db:
+            cursor = db.execute(
                 "INSERT INTO items (created, generator, seed, record, width, height, parent,"
                 " caption, search) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             item = int(cursor.lastrowid)
-            self._db.execute("INSERT INTO images VALUES (?, ?, ?)", (item, png, thumb))
+            db.execute("INSERT INTO images VALUES (?, ?, ?)", (item, entry.png, entry.thumb))
         return item
 
+    def _added(
+        self, ids: list[int], parent: int | None, at: tuple[float, float] | None, strip: bool
+    ) -> ItemsAdded:
+        return ItemsAdded(tuple(self.rows(ids)), parent, at, strip)
+
     def set_favourite(self, ids: Iterable[int], favourite: bool) -> None:
-        self._update("UPDATE items SET favourite = ? WHERE id = ?", favourite, ids)
+        ids = self._update("UPDATE items SET favourite = ? WHERE id = ?", favourite, ids)
+        self._after_commit_now(self.events.items_changed, ids)
 
     def delete(self, ids: Iterable[int]) -> None:
         """Hide items (undoable with `restore` until the project is closed)."""
-        self._update("UPDATE items SET deleted = ? WHERE id = ?", True, ids)
+        ids = self._update("UPDATE items SET deleted = ? WHERE id = ?", True, ids)
+        self._after_commit_now(self.events.items_removed, ids)
 
     def restore(self, ids: Iterable[int]) -> None:
-        self._update("UPDATE items SET deleted = ? WHERE id = ?", False, ids)
+        ids = self._update("UPDATE items SET deleted = ? WHERE id = ?", False, ids)
+        self._after_commit_now(self.events.items_restored, ids)
 
-    def _update(self, sql: str, value: bool, ids: Iterable[int]) -> None:
-        self._check_writable()
-        with self._lock, self._db:
-            self._db.executemany(sql, [(int(value), int(i)) for i in ids])
+    def _update(self, sql: str, value: bool, ids: Iterable[int]) -> list[int]:
+        ids = [int(i) for i in ids]
+        with self.transaction() as db:
+            db.executemany(sql, [(int(value), i) for i in ids])
+        return ids
+
+    def _after_commit_now(self, signal: Any, ids: list[int]) -> None:
+        if ids:
+            _emit(signal, (ids,))
 
     def save_layout(self, layers: Sequence[Layer]) -> None:
         """Replace the stored canvas with `layers`, in one transaction."""
-        self._check_writable()
         rows = [(la.item_id, la.x, la.y, la.scale, la.z, int(la.visible), la.name) for la in layers]
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM canvas")
-            self._db.executemany("INSERT INTO canvas VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        with self.transaction() as db:
+            db.execute("DELETE FROM canvas")
+            db.executemany("INSERT INTO canvas VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._after_commit(self.events.layout_changed)
 
     def save_as(self, target: str | Path) -> Path:
         """Copy the project to `target` with SQLite's backup API (safe while it is in use)."""
@@ -221,11 +343,18 @@ class Project:
     # -- reading
 
     def items(
-        self, generator: str | None = None, search: str = "", favourites: bool = False
+        self,
+        generator: str | None = None,
+        search: str = "",
+        favourites: bool = False,
+        ids: Iterable[int] | None = None,
     ) -> list[ItemRow]:
-        """Items newest first, optionally filtered; no pixels are read."""
-        sql = "SELECT id, created, generator, seed, width, height, favourite, caption FROM items"
+        """Items newest first, optionally filtered (and only among `ids`); no pixels are read."""
         where, args = ["NOT deleted"], []
+        if ids is not None:
+            ids = [int(i) for i in ids]
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
         if generator:
             where.append("generator = ?")
             args.append(generator)
@@ -234,24 +363,49 @@ class Project:
         for word in search.lower().split():
             where.append("instr(search, ?) > 0")
             args.append(word)
-        sql += " WHERE " + " AND ".join(where) + " ORDER BY created DESC, id ASC"
+        sql = f"SELECT {_ROW_COLUMNS} FROM items WHERE {' AND '.join(where)}"
+        return self._rows(sql + " ORDER BY created DESC, id ASC", args)
+
+    def rows(self, ids: Iterable[int]) -> list[ItemRow]:
+        """The rows of these items (deleted ones included), in the order asked."""
+        ids = [int(i) for i in ids]
+        sql = f"SELECT {_ROW_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(ids))})"
+        found = {r.id: r for r in self._rows(sql, ids)}
+        return [found[i] for i in ids if i in found]
+
+    def _rows(self, sql: str, args: Sequence[Any]) -> list[ItemRow]:
         with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        return [ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+            rows = self._open_db().execute(sql, args).fetchall()
+        return [
+            ItemRow(r[0], r[1], r[2], r[3] % 2**64, r[4], r[5], bool(r[6]), r[7], r[8])
+            for r in rows
+        ]
 
     def count(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM items WHERE NOT deleted").fetchone()[0]
+            sql = "SELECT count(*) FROM items WHERE NOT deleted"
+            return self._open_db().execute(sql).fetchone()[0]
 
     def generators(self) -> list[str]:
         with self._lock:
-            rows = self._db.execute(
+            rows = self._open_db().execute(
                 "SELECT DISTINCT generator FROM items WHERE NOT deleted ORDER BY generator"
             )
             return [r[0] for r in rows]
 
     def record(self, item_id: int) -> dict:
         return json.loads(self._one("items", "record", item_id))
+
+    def records(self, ids: Sequence[int]) -> list[dict]:
+        """The records of these items, in the order asked (one query)."""
+        ids = [int(i) for i in ids]
+        sql = f"SELECT id, record FROM items WHERE id IN ({','.join('?' * len(ids))})"
+        with self._lock:
+            found = dict(self._open_db().execute(sql, ids).fetchall())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise KeyError(f"No item {missing[0]} in '{self.path.name}'")
+        return [json.loads(found[i]) for i in ids]
 
     def png(self, item_id: int) -> bytes:
         return self._one("images", "png", item_id)
@@ -268,41 +422,74 @@ class Project:
 
     def layout(self) -> list[Layer]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT c.item_id, c.x, c.y, c.scale, c.z, c.visible, c.name FROM canvas c"
-                " JOIN items i ON i.id = c.item_id WHERE NOT i.deleted ORDER BY c.z"
-            ).fetchall()
+            rows = (
+                self._open_db()
+                .execute(
+                    "SELECT c.item_id, c.x, c.y, c.scale, c.z, c.visible, c.name FROM canvas c"
+                    " JOIN items i ON i.id = c.item_id WHERE NOT i.deleted ORDER BY c.z"
+                )
+                .fetchall()
+            )
         return [Layer(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
 
     def integrity_ok(self) -> bool:
+        """SQLite's own check, and that every item has its pixels and all pixels an item."""
         with self._lock:
-            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            db = self._open_db()
+            if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                return False
+            orphans = db.execute(
+                "SELECT (SELECT count(*) FROM items WHERE id NOT IN (SELECT id FROM images))"
+                " + (SELECT count(*) FROM images WHERE id NOT IN (SELECT id FROM items))"
+            ).fetchone()[0]
+        return orphans == 0
 
     def _one(self, table: str, column: str, item_id: int) -> Any:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {column} FROM {table} WHERE id = ?", (item_id,)
-            ).fetchone()
+            row = (
+                self._open_db()
+                .execute(f"SELECT {column} FROM {table} WHERE id = ?", (item_id,))
+                .fetchone()
+            )
         if row is None:
             raise KeyError(f"No item {item_id} in '{self.path.name}'")
         return row[0]
 
+    def _open_db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise ProjectError(f"'{self.path.name}' is closed.")
+        return self._db
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise ProjectError(f"'{self.path.name}' is open read-only.")
-        if self._db is None:
-            raise ProjectError(f"'{self.path.name}' is closed.")
+        self._open_db()
 
 
-def search_text(record: dict) -> str:
-    """What a gallery search matches: names, model, this image's seed and every parameter
-    value (not timestamps or hashes, which would match almost any number)."""
-    words = [record.get(k, "") for k in ("generator", "generator_title", "model", "method")]
-    words.append(f"seed {record.get('seed', '')}")
-    for key, value in sorted(record.get("params", {}).items()):
-        if key != "seed":
-            words.append(f"{key} {value}")
-    return " ".join(str(w) for w in words if w != "").lower()
+@dataclass(frozen=True)
+class _Encoded:
+    """One image ready to insert: encoded before the write lock is taken."""
+
+    record: dict
+    png: bytes
+    thumb: bytes
+    width: int
+    height: int
+    generator: str
+    seed: int
+
+    @classmethod
+    def of(cls, record: dict, image: Image, generator: str, seed: int) -> _Encoded:
+        png, thumb = _encode(image, record)
+        return cls(record, png, thumb, image.width, image.height, generator, seed)
+
+
+def _emit(signal: Any, args: tuple) -> None:
+    # A subscriber's bug must not undo or fail a commit that has already happened.
+    try:
+        signal.emit(*args)
+    except Exception:  # noqa: BLE001
+        log.exception("a project event subscriber failed")
 
 
 def _purge_deleted(db: sqlite3.Connection) -> None:
@@ -343,8 +530,11 @@ def _inspect(path: Path) -> int:
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    # Autocommit mode: transactions are opened explicitly (Project.transaction), never implied.
     if read_only:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        db = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
     else:
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode = WAL")
@@ -383,27 +573,6 @@ def _backdrop(size: tuple[int, int]) -> Image:
     from PIL import Image as PILImage
 
     return PILImage.new("RGB", size, (43, 46, 51))
-
-
-def caption_of(record: dict) -> str:
-    """The short line the gallery shows under a thumbnail."""
-    params = record.get("params", {})
-    if record.get("generator") == IMPORTED:
-        return str(params.get("name", "imported"))
-    sequence = record.get("sequence")
-    if sequence:
-        return f"frame {sequence['index'] + 1}/{sequence['length']}"
-    prompt = str(params.get("prompt", "")).strip()
-    if prompt:
-        return prompt[:40]
-    source = params.get("image")
-    if isinstance(source, str) and source:  # made from an input image: name it
-        style = params.get("style_image") if params.get("model") != "builtin" else None
-        text = PurePath(source.replace("\\", "/")).stem
-        if isinstance(style, str) and style:
-            text += " · " + PurePath(style.replace("\\", "/")).stem
-        return text[:40]
-    return f"seed {record.get('seed', '')}"
 
 
 def _app_version() -> str:

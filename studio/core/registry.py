@@ -92,8 +92,14 @@ class Registry:
     def generators(self) -> list[Generator]:
         return list(self._generators.values())
 
-    def source_of(self, generator_id: str) -> str:
-        return self._sources[generator_id]
+    def unavailable_reasons(self, models_dir: Any) -> dict[str, str]:
+        """Why each plugin or generator that cannot run here cannot (cheap checks only)."""
+        reasons = {u.name: u.reason for u in self.unavailable}
+        for generator in self.generators():
+            reason = generator.unavailable_reason(models_dir)
+            if reason:
+                reasons[generator.id] = reason
+        return reasons
 
     def __contains__(self, generator_id: object) -> bool:
         return generator_id in self._generators

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 STYLES = {
     "info": "background:#24486b; color:#eef4fb;",
@@ -22,6 +24,11 @@ class MessageBanner(QWidget):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action = QPushButton()
+        self.action.setObjectName("banner_action")
+        self.action.hide()
+        self.action.clicked.connect(self._act)
+        self._on_action: Callable[[], None] | None = None
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -29,6 +36,7 @@ class MessageBanner(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -37,16 +45,39 @@ class MessageBanner(QWidget):
         self.level = "info"
         self.hide()
 
-    def show_message(self, text: str, level: str = "error", timeout_ms: int = 12_000) -> None:
+    def show_message(
+        self,
+        text: str,
+        level: str = "error",
+        timeout_ms: int = 12_000,
+        action: tuple[str, Callable[[], None]] | None = None,
+    ) -> None:
+        """Add a message; `action` (label, callback) adds a button that acts on it (a timeout
+        of 0 keeps the banner until it is used or closed)."""
         self.messages = (self.messages + [text])[-5:]
+        if action is not None:
+            self.action.setText(action[0])
+            self._on_action = action[1]
+            self.action.show()
         if level == "error" or self.level != "error":
             self.level = level
         self.label.setText("\n".join(self.messages))
         self.setStyleSheet(f"#banner {{ {STYLES[self.level]} border-radius: 4px; }}")
         self.show()
-        self._timer.start(timeout_ms)
+        if timeout_ms:
+            self._timer.start(timeout_ms)
+        else:
+            self._timer.stop()
 
     def dismiss(self) -> None:
         self.messages = []
         self.level = "info"
+        self._on_action = None
+        self.action.hide()
         self.hide()
+
+    def _act(self) -> None:
+        act = self._on_action
+        self.dismiss()
+        if act is not None:
+            act()

@@ -3,12 +3,13 @@ progress; results go to the project and, if asked, straight to a folder."""
 
 from __future__ import annotations
 
-from collections import deque
-from datetime import datetime
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -25,16 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.batch_run import DEFAULT_TEMPLATE, collect_images, write_result
+from studio.core.batch_run import DEFAULT_TEMPLATE, Output, collect_images
 from studio.core.export import ExportError, check_writable, template_tokens
 from studio.core.generator import Generator, ImageParam, ParamError
-from studio.core.jobs import Job, JobState
+from studio.core.jobs import JobState
+from studio.core.project_queue import QueueEntry
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
-
-
-SUBMIT_CHUNK = 8
+    from studio.ui.job_controller import JobController, JobStatus
+    from studio.ui.prompt_panel import PromptPanel
 
 
 def content_param(generator: Generator) -> ImageParam | None:
@@ -47,18 +47,23 @@ def content_param(generator: Generator) -> ImageParam | None:
 class BatchDialog(QDialog):
     """Non-modal: the window stays usable while the batch runs."""
 
-    def __init__(self, window: MainWindow, generator: Generator) -> None:
-        super().__init__(window)
-        self.window_ = window
+    def __init__(
+        self,
+        jobs: JobController,
+        generator: Generator,
+        form_values: Callable[[], dict[str, Any]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
         self.generator = generator
+        self._form_values = form_values
         self.setWindowTitle(f"Batch: {generator.title}")
         self.setObjectName("batch_dialog")
         self.resize(560, 520)
-        self.jobs: dict[int, Job] = {}
+        self.batch: str | None = None
         self.total = 0
-        self._pending: deque = deque()
-        self.input_of: dict[int, Path] = {}
-        self.done = self.failed = 0
+        self.succeeded = self.failed = 0
         self.failures: list[str] = []
 
         intro = QLabel(
@@ -134,7 +139,7 @@ class BatchDialog(QDialog):
         layout.addWidget(self.problems)
         layout.addLayout(bottom)
         self.setAcceptDrops(True)
-        window.runner.job_finished.connect(self._on_finished)
+        jobs.job_finished.connect(self._on_finished)
 
     # -- inputs
 
@@ -149,7 +154,7 @@ class BatchDialog(QDialog):
         return [Path(self.inputs.item(i).text()) for i in range(self.inputs.count())]
 
     def _add_files(self) -> None:
-        from studio.ui.main_window import IMAGE_FILTER
+        from studio.ui.files import IMAGE_FILTER
 
         files, _ = QFileDialog.getOpenFileNames(self, "Add images", str(Path.home()), IMAGE_FILTER)
         self.add_paths([Path(f) for f in files])
@@ -179,13 +184,12 @@ class BatchDialog(QDialog):
     def start(self) -> int:
         """Queue one job per image; returns how many were queued (0 when nothing could be)."""
         spec = content_param(self.generator)
-        form = self.window_.prompt_panel.form(self.generator.id)
-        if spec is None or form is None:
+        if spec is None:
             return self._refuse(f"{self.generator.title} takes no input image")
         found = collect_images(self.paths(), self.recursive.isChecked())
         if not found.files:
             return self._refuse("Add some images (or a folder with images) first")
-        after = None
+        output = None
         if self.write.isChecked():
             try:
                 folder = check_writable(Path(self.folder.text().strip() or "."))
@@ -194,54 +198,37 @@ class BatchDialog(QDialog):
                 return self._refuse(str(exc))
             if not self.folder.text().strip():
                 return self._refuse("Choose the folder to write the results to")
-            after = _Writer(folder, self.template.text(), datetime.now())
-        values = dict(form.values())
-        requests = []
-        for path in found.files:
+            output = (str(folder), self.template.text(), time.time())
+        values = dict(self._form_values())
+        batch = uuid.uuid4().hex
+        entries = []
+        for number, path in enumerate(found.files, start=1):
             try:
-                requests.append(self.generator.make_request({**values, spec.name: str(path)}))
+                request = self.generator.make_request({**values, spec.name: str(path)})
             except ParamError as exc:
                 return self._refuse(str(exc))
+            written = Output(output[0], output[1], number, output[2]) if output else None
+            summary = self.generator.summary(request)
+            entries.append(QueueEntry(request, summary, output=written, batch=batch,
+                                      batch_index=number))  # fmt: skip
         self.failures = list(found.problems)
-        self.done = self.failed = 0
-        self.jobs.clear()
+        self.succeeded = self.failed = 0
         self.problems.setPlainText("\n".join(self.failures))
-        self.total = len(requests)
-        self._pending = deque(enumerate(requests, start=1))
-        self._after, self._spec = after, spec
+        if not self.jobs.submit_many(entries):  # no project to keep them; the window said so
+            return self._refuse("Nothing was queued: the results would have nowhere to go")
+        self.batch, self.total = batch, len(entries)
         self.progress.setRange(0, max(1, self.total))
         self.progress.setValue(0)
         self.cancel_button.setEnabled(True)
-        self._submit_some()
+        self._update_status()
         return self.total
 
-    def _submit_some(self) -> None:
-        """Queue a few jobs per turn of the event loop, so the window stays responsive while
-        hundreds of rows join the queue."""
-        for _ in range(SUBMIT_CHUNK):
-            if not self._pending:
-                break
-            number, request = self._pending.popleft()
-            fields: dict[str, Any] = {}
-            if self._after is not None:
-                fields["after"] = lambda job, n=number, write=self._after: write(job, n)
-            job = self.window_.submit(request, self.generator.summary(request), **fields)
-            if job is None:  # the project is read-only; the window said so
-                self._pending.clear()
-                self.total = len(self.jobs)
-                break
-            self.jobs[job.id] = job
-            self.input_of[job.id] = Path(request.params[self._spec.name])
-        self._update_status()
-        if self._pending:
-            QTimer.singleShot(0, self._submit_some)
-
     def cancel(self) -> None:
-        self._pending.clear()
-        self.total = len(self.jobs)
-        for job in list(self.jobs.values()):
-            if not job.state.finished:
-                self.window_.runner.cancel(job)
+        if self.batch is not None:
+            unqueued = self.jobs.pending(self.batch)
+            self.jobs.cancel_batch(self.batch)
+            self.failed += unqueued
+            self.progress.setValue(self.succeeded + self.failed)
         self._update_status()
 
     def _refuse(self, message: str) -> int:
@@ -249,25 +236,25 @@ class BatchDialog(QDialog):
         self.status.setStyleSheet("color: #ff7b7b;")
         return 0
 
-    def _on_finished(self, job: Job) -> None:
-        if job.id not in self.jobs:
+    def _on_finished(self, status: JobStatus) -> None:
+        if self.batch is None or status.batch != self.batch:
             return
-        if job.state is JobState.DONE:
-            self.done += 1
-            if job.warning:
-                name = self.input_of[job.id].name
-                self.failures.append(f"{name}: kept, but not written: {job.warning}")
+        name = Path(status.request.params[content_param(self.generator).name]).name
+        if status.state is JobState.DONE:
+            self.succeeded += 1
+            if status.warning:
+                self.failures.append(f"{name}: kept, but not written: {status.warning}")
         else:
             self.failed += 1
-            reason = job.error or "cancelled"
-            self.failures.append(f"{self.input_of[job.id].name}: {reason}")
+            reason = status.error or ("stopped; it stays queued" if status.stopped else "cancelled")
+            self.failures.append(f"{name}: {reason}")
         self.problems.setPlainText("\n".join(self.failures))
-        self.progress.setValue(self.done + self.failed)
+        self.progress.setValue(self.succeeded + self.failed)
         self._update_status()
 
     def _update_status(self) -> None:
         total = self.total
-        finished = self.done + self.failed
+        finished = self.succeeded + self.failed
         text = f"{finished} of {total} finished"
         if self.failed:
             text += f" · {self.failed} failed or cancelled"
@@ -275,16 +262,37 @@ class BatchDialog(QDialog):
         self.status.setText(text)
         self.progress.setRange(0, max(1, total))
         self.start_button.setEnabled(finished >= total)  # one batch at a time
-        if finished == total:
+        if finished >= total:
             self.cancel_button.setEnabled(False)
 
 
-class _Writer:
-    """Writes a batch job's result into the chosen folder, on the worker thread."""
+class BatchDialogs(QObject):
+    """One batch dialog per generator, opened for the current one (or, when it takes no
+    input image, the first generator that does)."""
 
-    def __init__(self, folder: Path, template: str, when: datetime) -> None:
-        self.folder, self.template, self.when = folder, template, when
+    message = Signal(str, str)
 
-    def __call__(self, job: Job, number: int) -> None:
-        for result in job.results:
-            write_result(result, self.folder, self.template, number, self.when)
+    def __init__(self, jobs: JobController, panel: PromptPanel, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.jobs, self.panel, self._parent = jobs, panel, parent
+        self.dialogs: dict[str, BatchDialog] = {}
+
+    def open(self, paths: list[Path] | None = None) -> BatchDialog | None:
+        panel = self.panel
+        generator = panel.generators.get(panel.current_id)
+        if generator is None or content_param(generator) is None:
+            generator = panel.generators.get("style_transfer")
+            if generator is None:
+                self.message.emit("No generator here takes an input image", "warning")
+                return None
+            panel.select(generator.id)
+        dialog = self.dialogs.get(generator.id)
+        if dialog is None:
+            values = lambda g=generator.id: panel.form(g).values()  # noqa: E731
+            dialog = BatchDialog(self.jobs, generator, values, self._parent)
+            self.dialogs[generator.id] = dialog
+        if paths:
+            dialog.add_paths(paths)
+        dialog.show()
+        dialog.raise_()
+        return dialog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
     QAction,
     QBrush,
@@ -27,8 +28,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView, QMenu
 
-from studio.core.project import Layer
-from studio.ui.qt_convert import to_pixmap
+from studio.core.project import ItemsAdded, Layer
+from studio.ui.qt_convert import to_pixmap, to_qimage
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -53,11 +54,55 @@ class Picture:
         return cls(image.width, image.height, lambda: image)
 
 
+class _Decoded(QObject):
+    ready = Signal(object, object)  # ImageItem, QImage (null if the pixels could not be read)
+
+
+class _Decode(QRunnable):
+    def __init__(self, item: ImageItem, relay: _Decoded) -> None:
+        super().__init__()
+        self._item, self._relay = item, relay
+
+    def run(self) -> None:
+        from PySide6.QtGui import QImage
+
+        try:
+            image = to_qimage(self._item.picture.load())
+        except Exception:  # noqa: BLE001 - a missing or damaged image shows as a gap
+            log.warning("cannot show canvas item %s", self._item.key, exc_info=True)
+            image = QImage()
+        self._relay.ready.emit(self._item, image)
+
+
+class PictureDecoder(QObject):
+    """Decodes canvas pictures on a pool thread, so a paint never waits for pixels: 512 new
+    results, or a project's canvas, appear as they are decoded instead of in one long paint."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _Decoded(self)
+        self._relay.ready.connect(self._ready)
+
+    def request(self, item: ImageItem) -> None:
+        self._pool.start(_Decode(item, self._relay))
+
+    def wait(self) -> bool:
+        return self._pool.waitForDone(30_000)
+
+    @staticmethod
+    def _ready(item: ImageItem, image: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the item left the canvas meanwhile
+            item.set_image(image)
+
+
 class ImageItem(QGraphicsItem):
     """One image on the canvas; `key` is its project item id.
 
-    The pixels are decoded on first paint, so opening a project with a large canvas is quick
-    and items never scrolled into view cost nothing.
+    The pixels are decoded when the item is first painted (on the canvas's decoder thread),
+    so opening a project with a large canvas is quick and items never scrolled into view cost
+    nothing; until then a neutral placeholder shows.
     """
 
     def __init__(self, picture: Picture | Image.Image, key: Any = None, label: str = "") -> None:
@@ -67,6 +112,8 @@ class ImageItem(QGraphicsItem):
         self.key = key
         self.label = label
         self._pixmap: QPixmap | None = None
+        self._decoding = False
+        self.decoder: PictureDecoder | None = None  # set by the canvas that holds it
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -77,6 +124,7 @@ class ImageItem(QGraphicsItem):
         return QRectF(0, 0, self.picture.width, self.picture.height)
 
     def pixmap(self) -> QPixmap:
+        """The item's pixels now (decoded here if they are not yet)."""
         if self._pixmap is None:
             try:
                 self._pixmap = to_pixmap(self.picture.load())
@@ -85,9 +133,25 @@ class ImageItem(QGraphicsItem):
                 self._pixmap = QPixmap()
         return self._pixmap
 
+    def set_image(self, image: Any) -> None:
+        """Pixels decoded elsewhere (a QImage; null: they could not be read)."""
+        self._decoding = False
+        if self._pixmap is None:
+            self._pixmap = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+            self.update()
+
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
-        pixmap = self.pixmap()
-        if pixmap.isNull():
+        if self._pixmap is None and self.decoder is not None:
+            if not self._decoding:
+                self._decoding = True
+                self.decoder.request(self)
+            painter.fillRect(self.boundingRect(), QColor("#2a2d33"))  # until decoded
+            pixmap = None
+        else:
+            pixmap = self.pixmap()
+        if pixmap is None:
+            pass
+        elif pixmap.isNull():
             painter.fillRect(self.boundingRect(), QColor("#3a2a2a"))
         else:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -188,7 +252,9 @@ class CanvasView(QGraphicsView):
         self._panning: QPointF | None = None
         self._space = False
         self._alt_drag = False
+        self._stash: dict[Any, ImageItem] = {}  # items their project deleted (undo brings back)
         self.mask_tool: Any = None  # while a mask is painted, the left button paints
+        self.decoder = PictureDecoder(self)
 
     # -- content
 
@@ -206,7 +272,7 @@ class CanvasView(QGraphicsView):
         text: str = "Add images",
     ) -> list[ImageItem]:
         """Add (image, key, label) entries as a grid right of the content (or at `at`)."""
-        items = [ImageItem(image, key, label) for image, key, label in entries]
+        items = [self._item(image, key, label) for image, key, label in entries]
         if not items:
             return []
         columns = columns or max(1, math.ceil(math.sqrt(len(items))))
@@ -221,6 +287,59 @@ class CanvasView(QGraphicsView):
         self.undo_stack.push(_AddItems(self.scene_, items, text))
         return items
 
+    def place(
+        self, added: ItemsAdded, entries_for: Callable[[list[int]], list[tuple[Picture, str]]]
+    ) -> list[ImageItem]:
+        """New project items: beside the item they were made from (below earlier results of
+        it), else where they were dropped, else right of everything; a strip in one row.
+        `entries_for(item ids)` gives each one's picture and label."""
+        present = {item.key for item in self.image_items()}
+        rows = [row for row in added.rows if row.id not in present]
+        if not rows:
+            return []
+        at = QPointF(*added.at) if added.at is not None else None
+        source = self.item_for_key(added.parent) if added.parent is not None else None
+        if source is not None:
+            box = source.sceneBoundingRect()
+            at = QPointF(box.right() + GAP, box.top())
+            others = [i.sceneBoundingRect() for i in self.image_items()]
+            for _ in range(100):  # below earlier results made from the same item
+                spot = QRectF(at.x(), at.y(), rows[0].width, rows[0].height)
+                if not any(spot.intersects(o) for o in others):
+                    break
+                at = QPointF(at.x(), at.y() + rows[0].height + GAP)
+        return self.add_images(
+            [
+                (picture, row.id, label)
+                for row, (picture, label) in zip(
+                    rows, entries_for([r.id for r in rows]), strict=True
+                )
+            ],
+            at=at,
+            columns=len(rows) if added.strip else None,
+            text=f"Add {len(rows)} result(s)",
+        )
+
+    def take_removed(self, keys: Iterable[Any]) -> None:
+        """Items their project deleted leave the canvas, kept aside until restored."""
+        wanted = set(keys)
+        for item in self.image_items():
+            if item.key in wanted:
+                self.scene_.removeItem(item)
+                self._stash[item.key] = item
+        self.scene_.update()
+
+    def bring_back(self, keys: Iterable[Any]) -> None:
+        for key in keys:
+            item = self._stash.pop(key, None)
+            if item is not None:
+                self.scene_.addItem(item)
+
+    def _item(self, picture: Picture | Image.Image, key: Any, label: str) -> ImageItem:
+        item = ImageItem(picture, key, label)
+        item.decoder = self.decoder
+        return item
+
     def layers(self) -> list[Layer]:
         """The canvas as the project stores it (items without a project id are skipped)."""
         return [
@@ -233,7 +352,7 @@ class CanvasView(QGraphicsView):
         """Replace the canvas with stored layers (not undoable: this is opening a project)."""
         self.clear()
         for layer in layers:
-            item = ImageItem(picture_for(layer.item_id), layer.item_id, layer.name)
+            item = self._item(picture_for(layer.item_id), layer.item_id, layer.name)
             item.setPos(layer.x, layer.y)
             item.setScale(layer.scale)
             item.setZValue(layer.z)
@@ -244,15 +363,8 @@ class CanvasView(QGraphicsView):
     def clear(self) -> None:
         for item in self.image_items():
             self.scene_.removeItem(item)
+        self._stash.clear()
         self.scene_.update()
-
-    def remove_keys(self, keys: Iterable[Any], text: str = "Delete") -> list[ImageItem]:
-        """Take the items of these project ids off the canvas as one undoable step."""
-        wanted = set(keys)
-        items = [i for i in self.image_items() if i.key in wanted]
-        if items:
-            self.undo_stack.push(_RemoveItems(self.scene_, items, text))
-        return items
 
     def remove_selected(self) -> int:
         items = self.selected_items()
@@ -273,7 +385,9 @@ class CanvasView(QGraphicsView):
         self.centerOn(item)
 
     def fit_all(self) -> None:
-        items = self.image_items()
+        self.fit_items(self.image_items())
+
+    def fit_items(self, items: Sequence[ImageItem]) -> None:
         if items:
             rect = items[0].sceneBoundingRect()
             for item in items[1:]:

@@ -23,7 +23,8 @@ class _Task(QRunnable):
 
         try:
             image = load_image(self._path)
-            stored = self._store(self._path, image) if self._store is not None else None
+            store = self._store
+            stored = store(self._path, image, self._context) if store is not None else None
         except ImageLoadError as exc:
             self._relay.failed.emit(self._path, str(exc), self._context)
         except Exception as exc:  # noqa: BLE001 - a decoder bug must not kill the pool thread
@@ -48,7 +49,7 @@ class DropLoader(QObject):
         self._relay.loaded.connect(self.loaded)
         self._relay.failed.connect(self.failed)
         self.pending = 0
-        self.store: Any = None  # (path, image) -> id, called on the loading thread
+        self.store: Any = None  # (path, image, context) -> id, called on the loading thread
         self.loaded.connect(self._done)
         self.failed.connect(self._done)
 

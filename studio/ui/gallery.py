@@ -1,11 +1,14 @@
 """The gallery: every item of the project, newest first, with filters and search.
 
 Rows come from the project store without pixels; a thumbnail is read from the file the
-first time its row is painted, so a project of thousands opens at once.
+first time its row is painted, so a project of thousands opens at once. After that the
+gallery follows the project's events: it inserts the items it is told were added, drops the
+removed ones and re-reads only the rows that changed.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from typing import Any
 
@@ -31,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.project import ItemRow, Project
+from studio.core.project import ItemRow, ItemsAdded, Project
 
 THUMB = 112
 CACHE = 4000  # thumbnails kept in memory (about 30 KB each)
@@ -59,6 +62,50 @@ class GalleryModel(QAbstractListModel):
         self.beginResetModel()
         self.rows = self.project.items(**self.filters) if self.project is not None else []
         self.endResetModel()
+
+    def add(self, ids: list[int]) -> None:
+        """Insert the items among `ids` that match the filters, in gallery order."""
+        if self.project is None:
+            return
+        present = {r.id for r in self.rows}
+        new = sorted(
+            (row for row in self.project.items(**self.filters, ids=ids) if row.id not in present),
+            key=_order,
+        )
+        if not new:
+            return
+        if not self.rows or _order(new[-1]) < _order(self.rows[0]):  # the usual case: newest
+            self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
+            self.rows[0:0] = new
+            self.endInsertRows()
+            return
+        keys = [_order(r) for r in self.rows]
+        for row in new:
+            at = bisect.bisect_left(keys, _order(row))
+            self.beginInsertRows(QModelIndex(), at, at)
+            self.rows.insert(at, row)
+            keys.insert(at, _order(row))
+            self.endInsertRows()
+
+    def remove(self, ids: list[int]) -> None:
+        gone = set(ids)
+        for n in range(len(self.rows) - 1, -1, -1):
+            if self.rows[n].id in gone:
+                self.beginRemoveRows(QModelIndex(), n, n)
+                del self.rows[n]
+                self.endRemoveRows()
+
+    def update(self, ids: list[int]) -> None:
+        """Re-read changed rows; one that no longer matches the filters leaves."""
+        if self.project is None:
+            return
+        matching = {r.id: r for r in self.project.items(**self.filters, ids=ids)}
+        self.remove([i for i in ids if i not in matching])
+        for n, row in enumerate(self.rows):
+            if row.id in matching:
+                self.rows[n] = matching[row.id]
+                self.dataChanged.emit(self.index(n), self.index(n))
+        self.add(list(matching))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self.rows)
@@ -92,6 +139,11 @@ class GalleryModel(QAbstractListModel):
 
     def row_of(self, item_id: int) -> ItemRow | None:
         return next((r for r in self.rows if r.id == item_id), None)
+
+
+def _order(row: ItemRow) -> tuple[float, int]:
+    # The store's order: newest first, then by id.
+    return (-row.created, row.id)
 
 
 class GalleryPanel(QWidget):
@@ -161,8 +213,26 @@ class GalleryPanel(QWidget):
         self.model.set_project(project)
         self.refresh()
 
+    def on_items_added(self, added: ItemsAdded) -> None:
+        self._add_generators({row.generator for row in added.rows})
+        self.model.add([row.id for row in added.rows])
+
+    def on_items_restored(self, ids: list[int]) -> None:
+        self.model.add(ids)
+
+    def on_items_removed(self, ids: list[int]) -> None:
+        self.model.remove(ids)
+
+    def on_items_changed(self, ids: list[int]) -> None:
+        self.model.update(ids)
+
+    def _add_generators(self, names: set[str]) -> None:
+        known = {self.generator_filter.itemData(i) for i in range(self.generator_filter.count())}
+        for name in sorted(names - known):
+            self.generator_filter.addItem(name, name)
+
     def refresh(self) -> None:
-        """Re-read the project (after a job, a delete, an undo) keeping the filters."""
+        """Re-read the whole project (when it is opened) keeping the filters."""
         current = self.generator_filter.currentData()
         names = self.model.project.generators() if self.model.project is not None else []
         self.generator_filter.blockSignals(True)

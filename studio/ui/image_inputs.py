@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from studio.core.export import sanitise
 from studio.core.generator import Generator, ImageParam, ParamError
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QMenu
 
     from studio.ui.canvas import ImageItem
-    from studio.ui.main_window import MainWindow
+    from studio.ui.job_controller import JobController
+    from studio.ui.project_session import ProjectSession
+    from studio.ui.prompt_panel import PromptPanel
 
 STYLE = "style_transfer"
 
@@ -33,16 +35,24 @@ def inputs_dir() -> Path:
 
 
 class ImageInputs(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    """Turns canvas items into the image inputs of the panel's generators."""
+
+    message = Signal(str, str)  # text, level: for the banner
+    status = Signal(str)
+    mask_requested = Signal(object)  # ImageItem to paint an inpainting mask on
+
+    def __init__(
+        self, session: ProjectSession, panel: PromptPanel, jobs: JobController, parent: Any = None
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.panel, self.jobs = session, panel, jobs
         self._sources: dict[str, Any] = {}  # input file -> canvas key it came from
 
     # -- files
 
     def file_for(self, item: ImageItem) -> Path:
         """A file with the item's pixels, for a request (same pixels, same file)."""
-        project = self.window.session.project
+        project = self.session.project
         if isinstance(item.key, int) and project is not None:
             data = project.png(item.key)
         else:
@@ -52,7 +62,8 @@ class ImageInputs(QObject):
         # inputs/<content hash>/<label>.png: same pixels, same file; the name stays readable
         folder = inputs_dir() / hashlib.sha256(data).hexdigest()[:16]
         folder.mkdir(parents=True, exist_ok=True)
-        stem = sanitise(Path(item.label or "image").stem)[:60] or "image"
+        name = (item.label or "image").splitlines()[0]
+        stem = sanitise(Path(name).stem)[:60] or "image"
         path = folder / f"{stem}.png"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
@@ -72,8 +83,8 @@ class ImageInputs(QObject):
 
     # -- the item menu
 
-    def fill_menu(self, item: ImageItem, menu: QMenu) -> None:
-        panel = self.window.prompt_panel
+    def fill_menu(self, item: ImageItem, menu: QMenu, delete: Any) -> None:
+        panel = self.panel
         current = panel.current_id
         ordered = sorted(panel.generators.values(), key=lambda g: g.id != current)
         for generator in ordered:
@@ -89,17 +100,17 @@ class ImageInputs(QObject):
         if "text_to_image" in panel.generators and "text_to_image" not in panel.unavailable:
             menu.addSeparator()
             paint = menu.addAction("Paint a mask for inpainting…")
-            paint.triggered.connect(lambda _=False: self.window.mask_tool.start(item))
+            paint.triggered.connect(lambda _=False: self.mask_requested.emit(item))
         if menu.actions():
             menu.addSeparator()
-        menu.addAction(self.window.canvas.delete_action)
+        menu.addAction(delete)
 
     def use(self, item: ImageItem, generator_id: str, name: str) -> None:
         path = self.file_for(item)
-        self.window.prompt_panel.set_values(generator_id, {name: str(path)})
-        title = self.window.prompt_panel.generators[generator_id].param(name).title
+        self.panel.set_values(generator_id, {name: str(path)})
+        title = self.panel.generators[generator_id].param(name).title
         label = item.label or "the image"
-        self.window.status_label.setText(f"{label} is the {title.lower()} now")
+        self.status.emit(f"{label} is the {title.lower()} now")
 
     def use_mask(self, item: ImageItem, mask: Any) -> None:
         """A painted mask: the item becomes the init image, the mask the inpainting mask."""
@@ -107,21 +118,18 @@ class ImageInputs(QObject):
         path = init.with_name(f"{init.stem}-mask-{_digest(mask)}.png")
         if not path.exists():
             mask.save(path)
-        panel = self.window.prompt_panel
-        panel.set_values("text_to_image", {"init_image": str(init), "mask": str(path)})
-        self.window.status_label.setText(
-            "Mask ready: write a prompt for the masked area and press Ctrl+Enter"
-        )
+        self.panel.set_values("text_to_image", {"init_image": str(init), "mask": str(path)})
+        self.status.emit("Mask ready: write a prompt for the masked area and press Ctrl+Enter")
 
     # -- Alt+drag
 
     def restyle(self, source: ImageItem, target: ImageItem) -> None:
         """Alt+drag of `source` onto `target`: `target` in the style of `source`."""
-        panel = self.window.prompt_panel
+        panel = self.panel
         generator = panel.generators.get(STYLE)
         if generator is None or STYLE in panel.unavailable:
             reason = panel.unavailable.get(STYLE, "it is not installed")
-            self.window.banner.show_message(f"Style transfer is unavailable: {reason}")
+            self.message.emit(f"Style transfer is unavailable: {reason}", "error")
             return
         form = panel.form(STYLE)
         values = dict(form.values()) if form is not None else {}
@@ -132,7 +140,7 @@ class ImageInputs(QObject):
         try:
             request = generator.make_request(values)
         except ParamError as exc:
-            self.window.banner.show_message(str(exc))
+            self.message.emit(str(exc), "error")
             return
         panel.set_values(STYLE, values)
-        self.window.submit(request, generator.summary(request), parent=target.key)
+        self.jobs.submit(request, generator.summary(request), parent=target.key)

@@ -5,52 +5,58 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio.core.export import ExportError, save_animation, save_image_as
+from studio.core.item_text import item_label
 from studio.core.project import Project
-from studio.ui.canvas import ImageItem, Picture
+from studio.core.registry import Registry
+from studio.ui.canvas import CanvasView, Picture
 
 if TYPE_CHECKING:
     from studio.ui.gallery import GalleryPanel
-    from studio.ui.main_window import MainWindow
+    from studio.ui.job_controller import JobController
+    from studio.ui.project_session import ProjectSession
 
 IMAGE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 
 
 class _DeleteItems(QUndoCommand):
-    """Deleting from the gallery hides the items in the project and takes them off the canvas;
-    undo brings both back."""
+    """Deleting from the gallery hides the items in the project; the gallery and canvas follow
+    the project's events. Undo brings them back."""
 
-    def __init__(self, actions: ItemActions, project: Project, ids: list[int]) -> None:
+    def __init__(self, project: Project, ids: list[int]) -> None:
         super().__init__(f"Delete {len(ids)} item(s)")
-        self._actions, self._project, self._ids = actions, project, ids
-        self._removed: list[ImageItem] = []
+        self._project, self._ids = project, ids
 
     def redo(self) -> None:
         self._project.delete(self._ids)
-        canvas = self._actions.window.canvas
-        wanted = set(self._ids)
-        self._removed = [i for i in canvas.image_items() if i.key in wanted]
-        for item in self._removed:
-            canvas.scene_.removeItem(item)
-        self._actions.window.gallery.refresh()
 
     def undo(self) -> None:
         self._project.restore(self._ids)
-        for item in self._removed:
-            self._actions.window.canvas.scene_.addItem(item)
-        self._actions.window.gallery.refresh()
 
 
 class ItemActions(QObject):
     """Carries out the gallery's requests against the open project."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    message = Signal(str, str)  # text, level: for the banner
+    status = Signal(str)  # for the status bar
+    values_requested = Signal(str, dict)  # generator id, values for its form
+
+    def __init__(
+        self,
+        session: ProjectSession,
+        jobs: JobController,
+        registry: Registry,
+        canvas: CanvasView,
+        undo_stack: QUndoStack,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.jobs, self.registry = session, jobs, registry
+        self.canvas, self.undo_stack, self._parent = canvas, undo_stack, parent
 
     def connect_gallery(self, gallery: GalleryPanel) -> None:
         gallery.activated.connect(self.show_on_canvas)
@@ -63,16 +69,25 @@ class ItemActions(QObject):
 
     @property
     def project(self) -> Project | None:
-        return self.window.session.project
+        return self.session.project
 
     def picture(self, item_id: int) -> Picture:
         """A canvas picture that reads its pixels from the project when first painted."""
+        return self.entry(item_id)[0]
+
+    def entry(self, item_id: int) -> tuple[Picture, str]:
+        """The canvas picture of an item and its label (what made it, its size, its note)."""
+        return self.entries([item_id])[0]
+
+    def entries(self, ids: list[int]) -> list[tuple[Picture, str]]:
         project = self.project
-        record = project.record(item_id)
-        return Picture(record["width"], record["height"], lambda: project.image(item_id))
+        return [
+            (Picture(r["width"], r["height"], lambda i=i: project.image(i)), item_label(r))
+            for i, r in zip(ids, project.records(ids), strict=True)
+        ]
 
     def show_on_canvas(self, item_id: int) -> None:
-        canvas = self.window.canvas
+        canvas = self.canvas
         item = canvas.item_for_key(item_id)
         if item is None and self.project is not None:
             (item,) = canvas.add_images([(self.picture(item_id), item_id, f"#{item_id}")])
@@ -83,33 +98,32 @@ class ItemActions(QObject):
         """Render the item again from its stored request; same device, same pixels."""
         record = self.project.record(item_id)
         try:
-            generator = self.window.registry.get(record["generator"])
+            generator = self.registry.get(record["generator"])
             request, index = generator.rerun(
                 record["params"], record["seed"], record.get("index", 0)
             )
         except (KeyError, ValueError) as exc:
-            self.window.banner.show_message(f"Cannot re-run item {item_id}: {exc}")
+            self.message.emit(f"Cannot re-run item {item_id}: {exc}", "error")
             return
         title = f"Re-run of #{item_id} · {generator.title} · seed {record['seed']}"
-        self.window.submit(request, title, keep=index, parent=item_id)
+        self.jobs.submit(request, title, keep=index, parent=item_id)
 
     def reuse_seed(self, item_id: int) -> None:
         record = self.project.record(item_id)
-        self.window.prompt_panel.set_values(record["generator"], {"seed": record["seed"]})
+        self.values_requested.emit(record["generator"], {"seed": record["seed"]})
 
     def set_favourite(self, ids: list[int], favourite: bool) -> None:
         self.project.set_favourite(ids, favourite)
-        self.window.gallery.refresh()
 
     def delete(self, ids: list[int]) -> None:
         if self.project is not None and not self.project.read_only:
-            self.window.undo_stack.push(_DeleteItems(self, self.project, list(ids)))
+            self.undo_stack.push(_DeleteItems(self.project, list(ids)))
 
     def save_as(self, item_id: int) -> None:
         record = self.project.record(item_id)
         name = f"{record['generator']}-{record['seed']}.png"
         path, _ = QFileDialog.getSaveFileName(
-            self.window, "Save image", str(Path.home() / name), IMAGE_FILTER
+            self._parent, "Save image", str(Path.home() / name), IMAGE_FILTER
         )
         if path:
             image = self.project.image(item_id)
@@ -118,12 +132,12 @@ class ItemActions(QObject):
     def export_animation(self, item_id: int) -> None:
         frames = self._sequence_of(item_id)
         if len(frames) < 2:
-            self.window.banner.show_message("Only strips (e.g. interpolations) can be animated.")
+            self.message.emit("Only strips (e.g. interpolations) can be animated.", "warning")
             return
         first = self.project.record(frames[0])
         name = str(Path.home() / f"{first['generator']}-{first['seed']}.gif")
         path, chosen = QFileDialog.getSaveFileName(
-            self.window, "Export animation", name, "Animated GIF (*.gif);;Animated WebP (*.webp)"
+            self._parent, "Export animation", name, "Animated GIF (*.gif);;Animated WebP (*.webp)"
         )
         if not path:
             return
@@ -144,15 +158,15 @@ class ItemActions(QObject):
                 frames.append((other["index"], row.id))
         return [item for _index, item in sorted(frames)]
 
-    def export(self) -> None:
-        """The batch export dialog over the open project (non-modal: work can go on)."""
+    def export(self, selected: list[int]) -> None:
+        """The batch export dialog over the open project (non-modal: work can go on);
+        `selected` is what "the selected items" means."""
         from studio.core.batch_export import ExportItem
         from studio.ui.export_dialog import ExportDialog
 
         project = self.project
         if project is None:
             return
-        selected = self.window.gallery.selected_ids()
 
         def ids_for(scope: str) -> list[int]:
             if scope == "selected":
@@ -168,10 +182,8 @@ class ItemActions(QObject):
 
         counts = {scope: len(ids_for(scope)) for scope in ("all", "selected", "favourites")}
         folder = Path.home() / "Pictures" / project.name
-        dialog = ExportDialog(self.window, counts, items_for, folder, self.window.session.settings)
-        dialog.export_finished.connect(
-            lambda report: self.window.status_label.setText(report.summary())
-        )
+        dialog = ExportDialog(self._parent, counts, items_for, folder, self.session.settings)
+        dialog.export_finished.connect(lambda report: self.status.emit(report.summary()))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.export_dialog = dialog
@@ -180,6 +192,6 @@ class ItemActions(QObject):
         try:
             path = write()
         except ExportError as exc:
-            self.window.banner.show_message(str(exc))
+            self.message.emit(str(exc), "error")
         else:
-            self.window.status_label.setText(f"Saved {path}")
+            self.status.emit(f"Saved {path}")

@@ -1,208 +1,205 @@
-"""Runs jobs on one worker QThread and reports them as main-thread signals.
+"""Runs jobs one at a time on a worker thread and reports them as main-thread signals.
 
-Widgets connect only to `JobRunner`'s signals, which live on the main thread: waiting on
-signals of an object that lives in the worker thread is unsafe (Qt timers cannot be stopped
-from another thread). The worker never touches a widget; it sends plain jobs and QImages.
+The worker thread takes the next job, runs it with the executor it was given (in this
+process, or in a `ProcessExecutor`'s child process), commits the results into the job's own
+project and writes its files, then announces the outcome. All that reaches the window are
+small frozen messages (`JobStarted`, `JobProgressed` with a QImage preview, `JobFinished`);
+the mutable `Job` stays with the worker. `JobRunner` lives on the main thread, so widgets
+connect to its signals and tests may wait on them.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from studio.core.generator import Request
-from studio.core.jobs import Executor, Job, JobQueue, JobState
+from studio.core.jobs import (
+    CancelReason,
+    Job,
+    JobFinished,
+    JobProgressed,
+    JobQueue,
+    JobStarted,
+    JobState,
+    forget,
+    settle,
+)
 from studio.ui.qt_convert import to_qimage
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the UI
-# worker threads (and their workers) that outlived shutdown; see JobRunner.shutdown
-_ABANDONED: list[tuple[QThread, QObject]] = []
-
-
 _LIVE: weakref.WeakSet[JobRunner] = weakref.WeakSet()
+_ABANDONED: list[threading.Thread] = []  # workers whose step ignored cancel at shutdown
 
 
 def abandoned_workers() -> bool:
-    return any(thread.isRunning() for thread, _worker in _ABANDONED)
+    return any(thread.is_alive() for thread in _ABANDONED)
 
 
 def shutdown_all() -> None:
-    """Stop every runner still running (a Qt thread destroyed while running aborts)."""
+    """Stop every runner still running."""
     for runner in list(_LIVE):
         runner.shutdown()
 
 
-atexit.register(shutdown_all)  # a script that never closed its window must not abort at exit
-
-
-class _Worker(QObject):
-    """Lives on the worker thread: drains the queue, one job at a time."""
-
-    started = Signal(object)
-    progressed = Signal(object, object)
-    ended = Signal(object)
-
-    def __init__(self, queue: JobQueue, executor: Executor) -> None:
-        super().__init__()
-        self._queue = queue
-        self._executor = executor
-        self._last_emit = 0.0
-        self.current: Job | None = None  # written here, read by the main thread to cancel
-        self.stopping = False
-        self.commit: Callable[[Job], list[int]] | None = None
-
-    @Slot()
-    def warm_up(self) -> None:
-        """Resolve the device now (imports torch): its first import holds the interpreter
-        lock for ~0.3 s, which is better spent while the user looks at a fresh window than
-        after the first click on Generate."""
-        try:
-            self._executor.device()
-        except Exception:  # noqa: BLE001 - the first job reports the same problem properly
-            log.warning("device warm-up failed", exc_info=True)
-
-    @Slot()
-    def drain(self) -> None:
-        while (job := self._queue.take()) is not None:
-            self.current = job
-            if self.stopping:  # shutdown may have looked before `current` was set
-                job.token.cancel()
-            self.started.emit(job)
-            self._last_emit = 0.0
-            try:
-                self._executor.execute(job, self._on_progress)
-                self._commit(job)
-            except BaseException as exc:  # noqa: BLE001 - execute never raises; this is a guard
-                log.exception("job %s broke the executor", job.id)
-                job.state, job.error, job.results = JobState.FAILED, f"Internal error: {exc}", []
-            finally:
-                self.current = None
-                self.ended.emit(job)
-
-    def _commit(self, job: Job) -> None:
-        # Here, on the worker: encoding and writing results must not hold up the window.
-        if job.state is not JobState.DONE:
-            return
-        if self.commit is not None:
-            try:
-                job.item_ids = self.commit(job)
-            except Exception as exc:  # noqa: BLE001 - a full disk fails the job, not the app
-                log.exception("could not commit the results of job %s", job.id)
-                job.state, job.results = JobState.FAILED, []
-                job.error = f"The results could not be saved to the project: {exc}"
-                return
-        if job.after is not None:
-            try:
-                job.after(job)
-            except Exception as exc:  # noqa: BLE001 - the results are kept; say what failed
-                log.warning("after-job step of job %s failed: %s", job.id, exc)
-                job.warning = str(exc)
-
-    def _on_progress(self, job: Job, preview: Any) -> None:
-        now = time.monotonic()
-        if now - self._last_emit < PROGRESS_INTERVAL_S and job.step < job.total:
-            return
-        self._last_emit = now
-        image = to_qimage(preview) if preview is not None else None
-        self.progressed.emit(job, image)
+atexit.register(shutdown_all)  # a script that never closed its window must not hang at exit
 
 
 class JobRunner(QObject):
-    """The main thread's handle on the worker: submit, cancel, remove, shut down."""
+    """The main thread's handle on the worker: submit, cancel, reorder, pause, shut down."""
 
-    job_added = Signal(object)
-    job_started = Signal(object)
-    progress_changed = Signal(object, object)  # job, preview QImage or None
-    job_finished = Signal(object)  # done, failed or cancelled (including removed while queued)
-    _wake = Signal()
-    _warm = Signal()
+    job_started = Signal(object)  # JobStarted
+    progress_changed = Signal(object)  # JobProgressed; its preview is a QImage or None
+    job_finished = Signal(object)  # JobFinished (done, failed, cancelled, removed or stopped)
 
-    def __init__(self, executor: Executor, parent: QObject | None = None) -> None:
+    def __init__(self, executor: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.executor = executor
         self.queue = JobQueue()
-        self._thread = QThread()
-        self._thread.setObjectName("studio-worker")
-        self._worker = _Worker(self.queue, executor)
-        self._worker.moveToThread(self._thread)
-        self._wake.connect(self._worker.drain)
-        self._warm.connect(self._worker.warm_up)
-        self._worker.started.connect(self.job_started)
-        self._worker.progressed.connect(self.progress_changed)
-        self._worker.ended.connect(self._on_ended)
+        self._current: Job | None = None
+        self._last_emit = 0.0
+        self._stopping = False
+        self._thread = threading.Thread(target=self._drain, name="studio-worker", daemon=True)
         self._thread.start()
         _LIVE.add(self)
 
-    def set_commit(self, commit: Callable[[Job], list[int]] | None) -> None:
-        """Where finished results go (the open project); called on the worker thread."""
-        self._worker.commit = commit
+    # -- submitting and steering
 
-    def warm_up(self) -> None:
-        """Ask the worker to prepare the device while nothing else is happening."""
-        self._warm.emit()
-
-    def submit(self, request: Request, title: str = "", **job_fields: Any) -> Job:
-        """Queue a request; `job_fields` (keep, parent) are set before the worker can see it."""
-        job = self.queue.submit(Job(request, title=title or request.generator, **job_fields))
-        self.job_added.emit(job)
-        self._wake.emit()
+    def submit(self, job: Job) -> Job:
+        """Queue a job; it must already carry everything it needs (project, lineage)."""
+        self.queue.submit(job)
         return job
 
-    def cancel(self, job: Job) -> None:
-        """Remove a queued job, or stop the running one at its next step boundary."""
-        if self.queue.remove(job.id) is not None:
+    def cancel(self, job_id: int) -> bool:
+        """Remove a waiting job, or stop the running one at its next step boundary."""
+        job = self.queue.remove(job_id)
+        if job is not None:
             job.finished = time.time()
-            self.job_finished.emit(job)
-        elif not job.state.finished:
-            job.token.cancel()
-
-    @property
-    def running(self) -> Job | None:
-        """The job on the worker now (it may not have announced itself yet)."""
-        return self._worker.current
+            forget(job)
+            self.job_finished.emit(JobFinished.of(job))
+            return True
+        running = self._current
+        if running is not None and running.id == job_id:
+            running.token.cancel()
+            return True
+        return False
 
     def cancel_running(self) -> bool:
-        job = self.running
+        job = self._current
         if job is None:
             return False
         job.token.cancel()
         return True
 
-    def move(self, job: Job, index: int) -> bool:
-        return self.queue.move(job.id, index)
+    def withdraw(self, which: Callable[[Job], bool]) -> list[Job]:
+        """Take waiting jobs off without finishing them (they stay in their project's stored
+        queue); each is announced as stopped."""
+        jobs = self.queue.withdraw(which)
+        for job in jobs:
+            self.job_finished.emit(JobFinished.of(job))
+        return jobs
+
+    def move(self, job_id: int, index: int) -> bool:
+        return self.queue.move(job_id, index)
+
+    def pause(self) -> None:
+        self.queue.pause()
+
+    def resume(self) -> None:
+        self.queue.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.queue.paused
+
+    @property
+    def running(self) -> Job | None:
+        """The job on the worker now (read its id and project only)."""
+        return self._current
 
     @property
     def busy(self) -> bool:
-        return self.running is not None or len(self.queue) > 0
+        return self._current is not None or len(self.queue) > 0
+
+    def warm_up(self) -> None:
+        """Prepare the executor while nothing else happens: start its process, or resolve the
+        device (which imports the framework) on a thread of its own."""
+        start = getattr(self.executor, "start", None)
+        target = start if start is not None else self.executor.device
+        threading.Thread(target=_quietly(target), name="studio-warm-up", daemon=True).start()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel everything and stop the thread; call before the window goes away."""
+        """Stop: waiting jobs stay in their projects' stored queues, the running job is
+        cancelled (and stays stored too), and the worker (and its process) ends."""
+        if self._stopping:
+            return
+        self._stopping = True
         _LIVE.discard(self)
-        for job in self.queue.clear():
-            self.job_finished.emit(job)
-        self._worker.stopping = True
-        self.cancel_running()
-        self._thread.quit()
-        if not self._thread.wait(timeout_ms):
-            # A step that never checks for cancel: destroying a running QThread aborts the
-            # process, so keep it referenced; the app then leaves with os._exit (see app.run).
+        for job in self.queue.clear(CancelReason.SHUTDOWN):
+            self.job_finished.emit(JobFinished.of(job))
+        self.queue.close()
+        running = self._current
+        if running is not None:
+            running.token.cancel(CancelReason.SHUTDOWN)
+        close = getattr(self.executor, "close", None)
+        self._thread.join(timeout_ms / 1000 if close is None else min(timeout_ms / 1000, 5.0))
+        if close is not None:
+            close()  # ends a child whose step ignores cancel
+            self._thread.join(timeout_ms / 1000)
+        if self._thread.is_alive():
             log.warning("worker thread did not stop within %d ms", timeout_ms)
-            _ABANDONED.append((self._thread, self._worker))
-            self._thread.setParent(None)
+            _ABANDONED.append(self._thread)
 
     @property
     def stopped(self) -> bool:
-        return self._thread.isFinished() or not self._thread.isRunning()
+        return not self._thread.is_alive()
 
-    @Slot(object)
-    def _on_ended(self, job: Job) -> None:
-        if job.state is JobState.FAILED:
-            log.warning("job %s (%s) failed: %s", job.id, job.title, job.error)
-        self.job_finished.emit(job)
+    # -- on the worker thread
+
+    def _drain(self) -> None:
+        while (job := self.queue.take(timeout=None)) is not None:
+            self._current = job
+            if self._stopping:
+                job.token.cancel(CancelReason.SHUTDOWN)
+            self._last_emit = 0.0
+            self.job_started.emit(JobStarted(job.id))
+            try:
+                self.executor.execute(job, self._on_progress)
+                if job.details:
+                    log.error("job %s (%s) failed:\n%s", job.id, job.title, job.details)
+                settle(job)
+            except BaseException as exc:  # noqa: BLE001 - execute never raises; a guard
+                log.exception("job %s broke the executor", job.id)
+                job.state, job.error, job.results = JobState.FAILED, f"Internal error: {exc}", []
+                forget(job)
+            finally:
+                self._current = None
+            if job.state is JobState.FAILED:
+                log.warning("job %s (%s) failed: %s", job.id, job.title, job.error)
+            self.job_finished.emit(JobFinished.of(job))
+
+    def _on_progress(self, job: Job, preview: Any, metrics: dict | None) -> None:
+        now = time.monotonic()
+        if now - self._last_emit < PROGRESS_INTERVAL_S and job.step < job.total and not metrics:
+            return
+        self._last_emit = now
+        image = to_qimage(preview) if preview is not None else None
+        self.progress_changed.emit(JobProgressed(job.id, job.step, job.total, image, metrics))
+
+
+def _quietly(target: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            target()
+        except Exception:  # noqa: BLE001 - the first job reports the same problem properly
+            log.warning("warm-up failed", exc_info=True)
+
+    return run

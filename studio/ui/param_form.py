@@ -241,7 +241,7 @@ class ParamForm(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         edit = QLineEdit()
         edit.setPlaceholderText("random")
-        edit.setValidator(QRegularExpressionValidator(r"\d{0,10}"))
+        edit.setValidator(QRegularExpressionValidator(r"\d{0,20}"))  # up to 2**64 - 1
         edit.setClearButtonEnabled(True)
         dice = QToolButton()
         dice.setText("Roll")

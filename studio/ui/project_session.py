@@ -1,7 +1,9 @@
 """Which project is open: opening, switching, recent files, and saving the canvas as it changes.
 
 There is no "save": results are committed by the worker as they arrive, and the canvas is
-written within a second of any change. Switching or closing writes the canvas first.
+written within a second of any change. Switching writes the canvas first; the project left
+behind goes to `release` (the job controller's, which closes it once no job of its own still
+runs; by default it is closed at once).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class ProjectSession(QObject):
         super().__init__(parent)
         self.settings = settings
         self.project: Project | None = None
+        # A project still open for a job of its own, when the user goes back to it.
+        self.reusable: Callable[[Path], Project | None] = lambda _path: None
+        self.release: Callable[[Project], None] = Project.close
         self._layers = layers
         self._layout_timer = QTimer(self)
         self._layout_timer.setSingleShot(True)
@@ -46,6 +51,10 @@ class ProjectSession(QObject):
     def open(self, path: Path, create: bool = False) -> bool:
         """Open `path` (read-only if another Studio has it); False, with a message, if it
         cannot be opened: the current project then stays open."""
+        kept = self.reusable(path)
+        if kept is not None:
+            self._switch(kept)
+            return True
         try:
             project = Project.open(path, create=create)
         except ProjectLockedError as exc:
@@ -96,8 +105,10 @@ class ProjectSession(QObject):
             self.project = None
 
     def _switch(self, project: Project) -> None:
-        self.close()
-        self.project = project
+        self.save_layout()
+        previous, self.project = self.project, project
+        if previous is not None and previous is not project:
+            self.release(previous)
         self._remember(project.path)
         self.changed.emit(project)
 

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.generator import Generator, ParamError
-from studio.core.jobs import Job, JobState
+from studio.core.jobs import JobState
+from studio.ui.job_controller import JobStatus
 from studio.ui.param_form import ParamForm
 
 # (metric key, legend, colour, dashed): train solid, held-out dashed
@@ -90,13 +91,13 @@ class TrainPanel(QWidget):
     """Pick a trainer, set it up, train; watch the curves; cancel at any batch."""
 
     train_requested = Signal(object, str)  # Request, title
-    cancel_requested = Signal(object)  # Job
-    trained = Signal(object)  # the finished Job (its model is saved)
+    cancel_requested = Signal(int)  # job id
+    trained = Signal(object)  # the finished JobStatus (its model is saved)
 
     def __init__(self, trainers: list[Generator], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.trainers = {t.id: t for t in trainers}
-        self.job: Job | None = None
+        self.job: JobStatus | None = None
         self.picker = QComboBox()
         for trainer in trainers:
             self.picker.addItem(trainer.title, trainer.id)
@@ -107,7 +108,7 @@ class TrainPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(
-            lambda: self.job and self.cancel_requested.emit(self.job)
+            lambda: self.job and self.cancel_requested.emit(self.job.id)
         )
         self.status = QLabel("Not training")
         self.status.setWordWrap(True)
@@ -143,7 +144,7 @@ class TrainPanel(QWidget):
             return
         self.train_requested.emit(request, trainer.summary(request))
 
-    def watch(self, job: Job) -> None:
+    def watch(self, job: JobStatus) -> None:
         """Follow `job` (called by the window once the request is queued)."""
         self.job = job
         for chart in self.charts:
@@ -152,8 +153,8 @@ class TrainPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.status.setText("Waiting for the worker…")
 
-    def on_progress(self, job: Job, preview: QImage | None) -> None:
-        if job is not self.job:
+    def on_progress(self, job: JobStatus, preview: QImage | None) -> None:
+        if job is not self.job or job.state.finished:
             return
         for chart in self.charts:
             chart.set_history(job.metrics)
@@ -165,14 +166,13 @@ class TrainPanel(QWidget):
         figure = f" · held-out −ELBO {held:.1f}" if held is not None else ""
         self.status.setText(f"Batch {job.step}/{job.total}{figure}")
 
-    def on_finished(self, job: Job) -> None:
+    def on_finished(self, job: JobStatus) -> None:
         if job is not self.job:
             return
         self.train_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if job.state is JobState.DONE:
-            note = job.results[0].note if job.results else ""
-            self.status.setText(f"Done. {note}")
+            self.status.setText(f"Done. {job.note}")
             self.trained.emit(job)
         elif job.state is JobState.FAILED:
             self.status.setText(f"Failed: {job.error}")

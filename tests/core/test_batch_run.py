@@ -154,7 +154,7 @@ def test_the_png_carries_its_request(tmp_path):
         record = read_studio_record(image)
         assert image.getpixel((0, 0)) == (10, 120, 200)
     assert record["generator"] == "style_transfer"
-    assert record["params"] == result.params
+    assert record["params"] == {**result.params, "image": "cat.png"}  # the name, not the path
     assert record["model"] == result.model_name and record["note"] == "built-in style 7"
     assert (record["width"], record["height"]) == (33, 21)
     meta = read_metadata(path)  # what `studio info` and the window's import read

@@ -47,7 +47,7 @@ def test_executor_runs_and_loads_once():
     gen = SolidColour()
     ex = executor_for(gen)
     seen = []
-    first = ex.execute(job(gen, count=3, seed=10), lambda j, _p: seen.append((j.step, j.total)))
+    first = ex.execute(job(gen, count=3, seed=10), lambda j, _p, _m: seen.append((j.step, j.total)))
     second = ex.execute(job(gen, count=1, seed=1))
     assert first.state is JobState.DONE and len(first.results) == 3
     assert [r.seed for r in first.results] == [10, 11, 12]

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ class _Ctx:
 
 @pytest.fixture
 def project(tmp_path):
-    with Project.open(tmp_path / "p.studio", create=True) as opened:
+    with closing(Project.open(tmp_path / "p.studio", create=True)) as opened:
         yield opened
 
 
@@ -76,7 +77,7 @@ def test_imported_images_are_kept_and_searchable(project):
 
 def test_delete_restore_and_purge_on_reopen(tmp_path):
     path = tmp_path / "p.studio"
-    with Project.open(path, create=True) as project:
+    with closing(Project.open(path, create=True)) as project:
         ids = project.add_results(results(3))
         project.save_layout([Layer(i, 10.0 * n, 0.0) for n, i in enumerate(ids)])
         project.delete(ids[:2])
@@ -84,7 +85,7 @@ def test_delete_restore_and_purge_on_reopen(tmp_path):
         assert [la.item_id for la in project.layout()] == [ids[2]]
         project.restore([ids[0]])
         assert {i.id for i in project.items()} == {ids[0], ids[2]}
-    with Project.open(path) as project:
+    with closing(Project.open(path)) as project:
         assert {i.id for i in project.items()} == {ids[0], ids[2]}
         with pytest.raises(KeyError):
             project.png(ids[1])
@@ -103,22 +104,22 @@ def test_save_as_copies_everything(project, tmp_path):
     ids = project.add_results(results(2))
     copy = project.save_as(tmp_path / "copy.studio")
     project.add_results(results(1, seed=99))  # the original carries on
-    with Project.open(copy) as other:
+    with closing(Project.open(copy)) as other:
         assert sorted(i.id for i in other.items()) == sorted(ids)
         assert other.integrity_ok()
 
 
 def test_a_second_writer_is_refused_and_read_only_works(tmp_path):
     path = tmp_path / "p.studio"
-    with Project.open(path, create=True) as project:
+    with closing(Project.open(path, create=True)) as project:
         project.add_results(results(1))
         with pytest.raises(ProjectLockedError, match="open in another Studio window"):
             Project.open(path)
-        with Project.open(path, read_only=True) as viewer:
+        with closing(Project.open(path, read_only=True)) as viewer:
             assert viewer.count() == 1
             with pytest.raises(ProjectError, match="read-only"):
                 viewer.add_results(results(1))
-    with Project.open(path) as again:  # the lock went with the first project
+    with closing(Project.open(path)) as again:  # the lock went with the first project
         assert again.count() == 1
 
 
@@ -200,7 +201,7 @@ def test_every_earlier_version_migrates_forward(tmp_path):
     for fixture in fixtures:
         path = tmp_path / fixture.name
         shutil.copy(fixture, path)
-        with Project.open(path) as project:
+        with closing(Project.open(path)) as project:
             assert project.count() == 3 and project.integrity_ok()
             (fox,) = project.items(search="fox painting")
             assert project.record(fox.id)["params"]["prompt"] == "a red fox, oil painting"
@@ -212,3 +213,46 @@ def test_every_earlier_version_migrates_forward(tmp_path):
         db.close()
         backup = path.with_name(f"{path.stem}.v{fixture.stem[-1]}.backup.studio")
         assert backup.exists()
+
+
+# What version 2 stored for the v1 fixture's items (caption, search text): an upgrade must
+# give exactly this forever, whatever today's captions and search look like.
+V1_UPGRADED = {
+    7: ("seed 7", "gan_faces seed 7 count 2 mode sample size 64"),
+    8: ("seed 8", "gan_faces seed 8 count 2 mode sample size 64"),
+    123: (
+        "a red fox, oil painting",
+        "text_to_image seed 123 prompt a red fox, oil painting steps 20",
+    ),
+}
+
+
+def test_a_v1_project_upgrades_to_the_captions_and_search_text_of_its_time(tmp_path):
+    path = tmp_path / "old.studio"
+    shutil.copy(DATA / "project-v1.studio", path)
+    project = Project.open(path)
+    try:
+        db = project._db
+        rows = db.execute("SELECT seed, caption, search FROM items ORDER BY id").fetchall()
+        assert {seed: (caption, search) for seed, caption, search in rows} == V1_UPGRADED
+        assert project.queue.entries() == []
+    finally:
+        project.close()
+
+
+def test_a_v2_project_keeps_its_canvas_favourites_and_lineage(tmp_path):
+    path = tmp_path / "v2.studio"
+    shutil.copy(DATA / "project-v2.studio", path)
+    project = Project.open(path)
+    try:
+        rows = {row.seed: row for row in project.items()}
+        assert rows[7].favourite and not rows[8].favourite
+        assert rows[8].parent == rows[7].id
+        assert [(la.x, la.name) for la in project.layout()] == [
+            (0.0, "seed 7"),
+            (80.0, "seed 8"),
+            (160.0, "a red fox, oil painting"),
+        ]
+        assert len(project.queue) == 0
+    finally:
+        project.close()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_sigkill_at_random_moments_never_loses_a_commit(tmp_path):
             fields = line.split()
             if len(fields) == 2 and len(fields[1]) == 64:  # the kill may cut the last report
                 committed[int(fields[0])] = fields[1]
-        with Project.open(path) as project:
+        with closing(Project.open(path)) as project:
             assert project.integrity_ok(), f"round {round_}"
             for item, digest in committed.items():
                 assert hashlib.sha256(project.png(item)).hexdigest() == digest, (round_, item)

@@ -30,7 +30,7 @@ def window(qtbot, models_dir, fakes, project):
         registry.register(generator)
     executor = Executor(registry.get, lambda: CPU, models_dir)
     main = MainWindow(registry, executor, models_dir, project=project)
-    qtbot.addWidget(main, before_close_func=lambda w: w.runner.shutdown())
+    qtbot.addWidget(main, before_close_func=lambda w: w.jobs.shutdown())
     main.show()
     qtbot.waitExposed(main)
     main.activateWindow()

@@ -24,7 +24,7 @@ def drop(window, paths):
 def test_dropping_odd_and_broken_files(window, qtbot, tmp_path):
     good, bad = write_odd_images(tmp_path / "drops")
     drop(window, sorted((tmp_path / "drops").iterdir()))
-    qtbot.waitUntil(lambda: window.loader.pending == 0, timeout=20_000)
+    qtbot.waitUntil(lambda: window.files.loader.pending == 0, timeout=20_000)
     items = {item.label: item for item in window.canvas.image_items()}
     assert set(items) == set(good)
     for name, (width, height) in good.items():

@@ -22,7 +22,7 @@ def panels_window(qtbot, tmp_path, project):
     window = MainWindow(
         registry, Executor(registry.get, lambda: CPU, tmp_path), tmp_path, project=project
     )
-    qtbot.addWidget(window, before_close_func=lambda w: w.runner.shutdown())
+    qtbot.addWidget(window, before_close_func=lambda w: w.jobs.shutdown())
     window.show()
     qtbot.waitExposed(window)
     yield window
@@ -53,7 +53,7 @@ def test_training_can_be_cancelled(panels_window, qtbot):
     panel.forms["fake_train"].set_values({"epochs": 100})
     panel.train_button.click()
     qtbot.waitUntil(lambda: len(panel.job.metrics) >= 2, timeout=10_000)
-    with qtbot.waitSignal(panels_window.runner.job_finished, timeout=5_000) as done:
+    with qtbot.waitSignal(panels_window.jobs.job_finished, timeout=5_000) as done:
         panel.cancel_button.click()
     assert done.args[0].state is JobState.CANCELLED
     assert "nothing was saved" in panel.status.text()

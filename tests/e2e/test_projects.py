@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import numpy as np
 from PySide6.QtCore import QPointF, QSettings
 
@@ -16,7 +18,7 @@ from tests.e2e.test_main_window import press_generate
 def generate(window, qtbot, generator="solid", **values):
     window.prompt_panel.select(generator)
     window.prompt_panel.form().set_values(values)
-    with qtbot.waitSignal(window.runner.job_finished, timeout=60_000) as done:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000) as done:
         press_generate(window)
     assert done.args[0].state is JobState.DONE, done.args[0].error
     return done.args[0]
@@ -29,7 +31,7 @@ def second_window(qtbot, models_dir, fakes, project, settings=None):
     window = MainWindow(
         registry, Executor(registry.get, lambda: CPU, models_dir), models_dir, settings, project
     )
-    qtbot.addWidget(window, before_close_func=lambda w: w.runner.shutdown())
+    qtbot.addWidget(window, before_close_func=lambda w: w.jobs.shutdown())
     return window
 
 
@@ -54,7 +56,7 @@ def test_the_canvas_is_saved_within_a_second_of_a_change(window, qtbot, project)
     window.canvas.undo_stack.push(__import__("PySide6.QtGui").QtGui.QUndoCommand("move"))
 
     def stored():
-        with Project.open(project.path, read_only=True) as viewer:
+        with closing(Project.open(project.path, read_only=True)) as viewer:
             return {la.item_id: (la.x, la.y) for la in viewer.layout()}
 
     qtbot.waitUntil(lambda: stored().get(job.item_ids[0]) == (-300, 40), timeout=1_000)
@@ -63,8 +65,8 @@ def test_the_canvas_is_saved_within_a_second_of_a_change(window, qtbot, project)
 def test_delete_from_the_gallery_and_undo(window, qtbot, project):
     job = generate(window, qtbot, count=3, seed=1)
     window.items.delete(job.item_ids[:2])
-    assert [row.id for row in window.gallery.model.rows] == job.item_ids[2:]
-    assert [i.key for i in window.canvas.image_items()] == job.item_ids[2:]
+    assert [row.id for row in window.gallery.model.rows] == list(job.item_ids[2:])
+    assert [i.key for i in window.canvas.image_items()] == list(job.item_ids[2:])
     assert project.count() == 1
     window.undo_stack.undo()
     assert {row.id for row in window.gallery.model.rows} == set(job.item_ids)
@@ -90,7 +92,7 @@ def test_favourites_filter_and_search(window, qtbot):
 def test_rerun_renders_identical_pixels(window, qtbot, project):
     job = generate(window, qtbot, generator="gan_faces", count=4, seed=77, truncation=0.7)
     original = job.item_ids[2]
-    with qtbot.waitSignal(window.runner.job_finished, timeout=60_000) as rerun:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000) as rerun:
         window.items.rerun(original)
     again = rerun.args[0]
     assert again.state is JobState.DONE and len(again.item_ids) == 1
@@ -105,7 +107,7 @@ def test_rerun_of_an_interpolation_frame(window, qtbot, project):
     job = generate(
         window, qtbot, generator="gan_faces", mode="interpolate", seed=1, end_seed=2, frames=5
     )
-    with qtbot.waitSignal(window.runner.job_finished, timeout=60_000) as rerun:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000) as rerun:
         window.items.rerun(job.item_ids[3])
     (copy,) = rerun.args[0].item_ids
     assert np.array_equal(
@@ -120,7 +122,7 @@ def test_dropped_images_are_kept_in_the_project(window, qtbot, project, tmp_path
 
     Image.new("RGB", (20, 10), "orange").save(tmp_path / "photo.png")
     drop(window, [tmp_path / "photo.png"])
-    qtbot.waitUntil(lambda: window.loader.pending == 0)
+    qtbot.waitUntil(lambda: window.files.loader.pending == 0)
     (item,) = window.canvas.image_items()
     assert project.image(item.key).getpixel((1, 1)) == (255, 165, 0)
     assert window.gallery.model.rows[0].caption == "photo.png"
@@ -133,7 +135,8 @@ def test_dropping_an_image_on_the_panel_restores_its_settings(window, qtbot, pro
     path = tmp_path / "face.png"
     path.write_bytes(project.png(job.item_ids[1]))
     window.prompt_panel.select("solid")
-    window.restore_settings(path)
+    window.restorer.restore(path)  # read on a pool thread; the form fills when it is read
+    qtbot.waitUntil(lambda: "Restored" in window.banner.label.text())
     values = window.prompt_panel.form().values()
     assert window.prompt_panel.current_id == "gan_faces"
     assert (values["seed"], values["truncation"], values["size"]) == (41, 0.55, 128)
@@ -152,12 +155,25 @@ def test_settings_from_another_tool_say_what_was_not_mapped(window, qtbot, tmp_p
     )
     Image.new("RGB", (64, 64)).save(tmp_path / "a1111.png", pnginfo=info)
     window.prompt_panel.select("gan_faces")
-    window.restore_settings(tmp_path / "a1111.png")
+    window.restorer.restore(tmp_path / "a1111.png")
+    qtbot.waitUntil(lambda: "Restored" in window.banner.label.text())
     assert window.prompt_panel.current_id == "text_to_image"  # the one that takes a prompt
     assert window.prompt_panel.form().values()["seed"] == 123
     text = window.banner.label.text()
     assert "Not restored" in text and "DPM adaptive" in text  # a sampler Studio does not have
     assert "'v1-5', which is not in your model folders; kept the current model" in text
+
+
+def test_a_dropped_zip_bomb_says_its_settings_are_too_large(window, qtbot, tmp_path):
+    from tests.core.test_metadata_hostile import png_with_chunks, ztxt
+
+    (tmp_path / "bomb.png").write_bytes(png_with_chunks(ztxt("parameters", b"x" * 2**26)))
+    window.restorer.restore(tmp_path / "bomb.png")
+    qtbot.waitUntil(lambda: "limit" in window.banner.label.text(), timeout=20_000)
+    assert window.banner.label.text() == (
+        "'bomb.png': The settings text 'parameters' inflates to more than 16 MB, "
+        "over Studio's limit of 16 MB; skipped."
+    )
 
 
 def test_a_project_open_elsewhere_is_read_only_and_refuses_to_generate(
@@ -176,9 +192,9 @@ def test_save_as_switches_to_the_copy(window, qtbot, project, tmp_path):
     job = generate(window, qtbot, count=1, seed=9)
     assert window.session.save_as(tmp_path / "copy.studio")
     assert window.session.project.path == tmp_path / "copy.studio"
-    assert [row.id for row in window.gallery.model.rows] == job.item_ids
+    assert [row.id for row in window.gallery.model.rows] == list(job.item_ids)
     generate(window, qtbot, count=1, seed=10)
-    with Project.open(project.path) as original:  # the first file is closed and unchanged
+    with closing(Project.open(project.path)) as original:  # the first file is closed and unchanged
         assert original.count() == 1
 
 
@@ -209,7 +225,7 @@ def test_export_from_the_window_keeps_metadata(window, qtbot, project, tmp_path)
 
     job = generate(window, qtbot, count=3, seed=60)
     window.items.set_favourite([job.item_ids[0]], True)
-    window.items.export()
+    window.items.export(window.gallery.selected_ids())
     dialog = window.items.export_dialog
     dialog.folder_edit.setText(str(tmp_path / "out"))
     dialog.scope_buttons["favourites"].setChecked(True)

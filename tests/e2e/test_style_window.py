@@ -15,15 +15,14 @@ from studio.ui.image_inputs import inputs_dir
 
 def put_on_canvas(window, image, name):
     key = window.session.project.add_image(image, name)
-    (item,) = window.canvas.add_images([(image, key, name)])
-    return item
+    return window.canvas.item_for_key(key)  # placed by the project's event
 
 
 def test_item_menu_offers_the_image_inputs_and_uses_the_items_pixels(window, qtbot):
     photo = samples.photo(120, 80)
     item = put_on_canvas(window, photo, "landscape.png")
     menu = QMenu(window)
-    window.inputs.fill_menu(item, menu)
+    window.inputs.fill_menu(item, menu, window.canvas.delete_action)
     texts = [a.text() for a in menu.actions()]
     assert "Use as Photo (Style transfer)" in texts
     assert "Use as Painting (Style transfer)" in texts
@@ -40,7 +39,7 @@ def test_alt_drag_restyles_the_target_and_puts_the_result_beside_it(window, qtbo
     source.setPos(0, 300)  # out of the way: the result's spot beside the target is free
     window.prompt_panel.select("style_transfer")
     window.prompt_panel.form().set_values({"model": "builtin"})  # takes no painting
-    with qtbot.waitSignal(window.runner.job_finished, timeout=60_000) as finished:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000) as finished:
         window.canvas.item_dropped_on.emit(source, target)
     job = finished.args[0]
     assert job.state is JobState.DONE, job.error
@@ -51,7 +50,7 @@ def test_alt_drag_restyles_the_target_and_puts_the_result_beside_it(window, qtbo
     box, made = target.sceneBoundingRect(), result.sceneBoundingRect()
     assert made.left() > box.right() and abs(made.top() - box.top()) < 1
     assert result.picture.width == 96 and result.picture.height == 64
-    with qtbot.waitSignal(window.runner.job_finished, timeout=60_000) as again:
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000) as again:
         window.canvas.item_dropped_on.emit(source, target)
     second = window.canvas.item_for_key(again.args[0].item_ids[0]).sceneBoundingRect()
     assert second.left() == made.left() and second.top() >= made.bottom()  # never on top
@@ -65,15 +64,15 @@ def test_batch_over_a_folder_skips_a_broken_file_and_writes_the_rest(window, qtb
     (folder / "broken.png").write_bytes(b"not an image")
     window.prompt_panel.select("style_transfer")
     window.prompt_panel.form().set_values({"model": "builtin", "styles": "5"})
-    dialog = window.open_batch([folder])
+    dialog = window.batches.open([folder])
     dialog.recursive.setChecked(True)
     dialog.write.setChecked(True)
     dialog.folder.setText(str(out))
     assert dialog.start() == 3
     assert not dialog.start_button.isEnabled()  # one batch at a time
-    qtbot.waitUntil(lambda: dialog.done + dialog.failed == 3, timeout=60_000)
+    qtbot.waitUntil(lambda: dialog.succeeded + dialog.failed == 3, timeout=60_000)
     assert dialog.start_button.isEnabled()
-    assert (dialog.done, dialog.failed) == (2, 1)
+    assert (dialog.succeeded, dialog.failed) == (2, 1)
     assert "broken.png" in dialog.problems.toPlainText()
     assert sorted(p.name for p in out.iterdir()) == ["one-styled.png", "two-styled.png"]
     assert Image.open(out / "two-styled.png").size == (80, 60)
@@ -83,7 +82,7 @@ def test_batch_over_a_folder_skips_a_broken_file_and_writes_the_rest(window, qtb
 
 def test_batch_refuses_without_images_and_says_why(window, tmp_path):
     window.prompt_panel.select("style_transfer")
-    dialog = window.open_batch()
+    dialog = window.batches.open()
     assert dialog.start() == 0
     assert "Add some images" in dialog.status.text()
     dialog.add_paths([tmp_path])  # an empty folder
@@ -93,8 +92,8 @@ def test_batch_refuses_without_images_and_says_why(window, tmp_path):
 def test_dropping_a_folder_on_the_canvas_opens_the_batch(window, tmp_path):
     samples.photo(64, 48).save(tmp_path / "a.png")
     window.prompt_panel.select("style_transfer")
-    window._on_files_dropped([tmp_path], None)
-    dialog = window._batch_dialogs["style_transfer"]
+    window.files.drop([tmp_path], None)
+    dialog = window.batches.dialogs["style_transfer"]
     assert dialog.isVisible() and dialog.paths() == [tmp_path]
 
 

@@ -36,7 +36,7 @@ def scanned(qtbot, window):
 def test_dropping_a_model_folder_adds_it_to_the_models_and_the_form(
     window, qtbot, clean_config, tiny_model
 ):
-    window._on_files_dropped([tiny_model], None)
+    window.files.drop([tiny_model], None)
     scanned(qtbot, window)
     assert tiny_model in config.model_paths()
     assert window.prompt_panel.current_id == "text_to_image"
@@ -45,7 +45,7 @@ def test_dropping_a_model_folder_adds_it_to_the_models_and_the_form(
     assert any(text.startswith("tiny-sd · SD 1.x") for text in labels)
     assert window.prompt_panel.form().values()["model"] == str(tiny_model)
     assert window.prompt_panel.form().values()["lora"] is None  # optional: "None" first
-    window._on_files_dropped([tiny_model], None)
+    window.files.drop([tiny_model], None)
     scanned(qtbot, window)
     assert config.model_paths().count(tiny_model) == 1
     assert "already" in window.status_label.text()
@@ -64,8 +64,8 @@ def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
         previews.append(image)
         shown.append(window.prompt_panel.preview.isVisible())
 
-    window.runner.progress_changed.connect(watch)
-    with qtbot.waitSignal(window.runner.job_finished, timeout=120_000) as finished:
+    window.jobs.job_changed.connect(watch)
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=120_000) as finished:
         window.prompt_panel.request_generate()
     job = finished.args[0]
     assert job.state is JobState.DONE, job.error
@@ -78,7 +78,7 @@ def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
 def test_painting_a_mask_sets_up_inpainting(window, qtbot, clean_config):
     image = Image.new("RGB", (200, 120), (30, 90, 200))
     key = window.session.project.add_image(image, "sky.png")
-    (item,) = window.canvas.add_images([(image, key, "sky.png")])
+    item = window.canvas.item_for_key(key)
     canvas = window.canvas
     canvas.reset_zoom()
     canvas.centerOn(item)
@@ -186,7 +186,8 @@ def test_restoring_a1111_settings_keeps_the_installed_model_and_names_the_missin
         "CFG scale: 6, Seed: 42, Size: 64x64, Model hash: 879db523c3, Model: dreamshaper_8",
     )
     Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
-    window.restore_settings(tmp_path / "a1111.png")
+    window.restorer.restore(tmp_path / "a1111.png")  # read on a pool thread
+    qtbot.waitUntil(lambda: "Restored" in window.banner.label.text())
     values = form.values()
     assert values["model"] == str(tiny_model)  # not replaced by one that cannot load
     assert (values["steps"], values["scheduler"], values["schedule"]) == (12, "dpmpp_2m", "karras")

@@ -465,7 +465,7 @@ def test_cancelling_through_the_executor(generator, files):
     request = generator.make_request(
         {"image": str(files["photo"]), "style_image": str(files["painting"])}
     )
-    job = executor.execute(Job(request), on_progress=lambda job, _: job.token.cancel())
+    job = executor.execute(Job(request), on_progress=lambda job, *_: job.token.cancel())
     assert job.state is JobState.CANCELLED and job.results == [] and job.step == 1
     small = generator.make_request({**request.params, "image": str(files["small"])})
     done = executor.execute(Job(small))

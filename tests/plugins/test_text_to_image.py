@@ -289,7 +289,8 @@ def test_settings_from_an_a1111_image_fill_the_text_to_image_form(tmp_path):
         "prompt": "a cat on a mat",
         "negative_prompt": "ugly",
         "steps": 20,
-        "scheduler": "dpmpp_2m_karras",
+        "scheduler": "dpmpp_2m",  # A1111's pre-1.9 "DPM++ 2M Karras": sampler and schedule
+        "schedule": "karras",
         "cfg": 7.0,
         "seed": 42,
         "width": 512,

@@ -6,18 +6,21 @@ import argparse
 import os
 import re
 import sys
-from datetime import datetime
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
-from studio.cli import (
+from studio.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    Interrupt,
     UsageError,
-    _device,
-    _generator,
-    _Interrupt,
-    _progress_bar,
+    device_of,
+    executor_for,
+    generator_of,
+    open_project,
+    run_entries,
 )
 
 _MIX = re.compile(r"[\d\s.:,;]+")
@@ -58,7 +61,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     p.add_argument("--device", default=os.environ.get("STUDIO_DEVICE", "auto"))
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--project", type=Path, help="also commit the results to this project")
+    p.add_argument(
+        "--project",
+        type=Path,
+        help="also commit the results to this project; the batch is stored there first, so "
+        "an interrupted one resumes with `studio queue PROJECT --run`",
+    )
 
 
 def style_values(style: str | None, model: str | None) -> dict[str, Any]:
@@ -78,21 +86,20 @@ def style_values(style: str | None, model: str | None) -> dict[str, Any]:
     return {"model": "arbitrary", "style_image": str(path)}
 
 
-def cmd_stylize(args: argparse.Namespace) -> int:
-    with _Interrupt() as args.interrupt:
+def run(args: argparse.Namespace) -> int:
+    with Interrupt() as args.interrupt:
         return _stylize(args)
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from studio.core.batch_run import collect_images, write_result
+    from studio.core.batch_run import Output, collect_images
     from studio.core.export import ExportError, check_writable, template_tokens
     from studio.core.generator import ParamError
-    from studio.core.jobs import Executor, Job, JobState
-    from studio.core.models import models_dir
+    from studio.core.project_queue import QueueEntry
     from studio.core.registry import default_registry
 
     registry = default_registry()
-    generator = _generator(registry, "style_transfer")
+    generator = generator_of(registry, "style_transfer")
     base = style_values(args.style, args.model)
     base.update(
         strength=args.strength,
@@ -111,43 +118,31 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"studio: skipped {problem}", file=sys.stderr)
     if not inputs.files:
         raise UsageError("no images to stylize")
-    device = _device(args.device)
-    executor = Executor(registry.get, lambda: device, models_dir(), args.threads)
-    project = None
-    if args.project:
-        from studio.cli import _open_project
-
-        project = _open_project(args.project, create=True)
-    failures = list(inputs.problems)
-    written: list[Path] = []
-    when = datetime.now()
-    interrupt = args.interrupt
-    with _progress_bar(args.quiet, generator.title) as bar:
-        bar.total = len(inputs.files)
-        for number, path in enumerate(inputs.files, start=1):
-            if interrupt.requested:
-                break
-            request = generator.make_request({**base, "image": str(path)})
-            job = interrupt.job = Job(request, title=generator.summary(request))
-            executor.execute(job)
-            if job.state is JobState.CANCELLED:
-                break
-            if job.state is JobState.FAILED:
-                failures.append(f"'{path}': {job.error}")
-                bar.write(f"studio: skipped '{path.name}': {job.error}")
-            else:
-                try:
-                    written.append(write_result(job.results[0], out, args.name, number, when))
-                except ExportError as exc:
-                    print(f"studio: {exc}", file=sys.stderr)
-                    return EXIT_FAILED
-                if project is not None:
-                    with project:
-                        project.add_results(job.results)
-            bar.update(1)
-    print(f"Wrote {len(written)} file(s) to {out}")
-    if interrupt.requested:
-        print(f"studio: interrupted after {len(written)} image(s)", file=sys.stderr)
+    executor = executor_for(registry, device_of(args.device), args.threads)
+    when, batch = time.time(), uuid.uuid4().hex
+    entries = [
+        QueueEntry(
+            request := generator.make_request({**base, "image": str(path)}),
+            generator.summary(request),
+            output=Output(str(out), args.name, number, when),
+            batch=batch,
+            batch_index=number,
+        )
+        for number, path in enumerate(inputs.files, start=1)
+    ]
+    project = open_project(args.project, create=True) if args.project else None
+    try:
+        # Stored in the project first: an interrupted batch resumes with what is missing.
+        ids = project.queue.add(entries) if project is not None else [None] * len(entries)
+        done, failures = run_entries(project, list(zip(ids, entries, strict=True)), executor, args)
+    finally:
+        if project is not None:
+            project.close()
+    print(f"Wrote {done} file(s) to {out}")
+    failures = list(inputs.problems) + failures
+    if args.interrupt.requested:
+        left = f"; the other {len(entries) - done} stay queued" if args.project else ""
+        print(f"studio: interrupted after {done} image(s){left}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if failures:
         print(f"studio: {len(failures)} input(s) failed:", file=sys.stderr)

@@ -1,0 +1,63 @@
+"""The `studio` command: the window by default, and headless commands over the same core.
+
+One module per command, each with `add_parser(sub)` and `run(args)`; what they share is in
+`_common`. Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from studio.cli import export, generate, info, models, queue, stylize, train
+from studio.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Unavailable, UsageError
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": generate.run,
+    "stylize": stylize.run,
+    "queue": queue.run,
+    "export": export.run,
+    "info": info.run,
+    "train": train.run,
+    "models": models.run,
+    "plugins": models.run_plugins,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="Studio, an offline AI creative studio. Without a command, opens the window.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (generate, stylize, queue, export, info, train, models):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # the window sets up its own logging
+        from studio.app import run
+
+        return run()
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Unavailable as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return EXIT_FAILED

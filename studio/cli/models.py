@@ -1,0 +1,127 @@
+"""`studio models` (list, install the defaults) and `studio plugins`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio.cli._common import EXIT_FAILED, EXIT_USAGE
+
+
+def add_parser(sub: Any) -> None:
+    models = sub.add_parser("models", help="list or install models")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    models_sub.add_parser("list", help="list installed models")
+    models_sub.add_parser("install-defaults", help="install the default models (idempotent)")
+    add = models_sub.add_parser(
+        "add",
+        help="add a model file or folder, or an existing install of AUTOMATIC1111, Forge, "
+        "ComfyUI, InvokeAI or Fooocus (its checkpoints, LoRAs, embeddings and VAEs)",
+    )
+    add.add_argument("path", type=Path, help="a model, a model folder or another tool's folder")
+    sub.add_parser("plugins", help="list generators, and plugins that failed with their reason")
+
+
+def _list_user_models(root: Path) -> None:
+    """Your own text-to-image models and LoRAs (model folders, the Hugging Face cache)."""
+    from studio.core.registry import default_registry
+
+    try:
+        generator = default_registry().get("text_to_image")
+    except KeyError:
+        return
+    if generator.unavailable_reason(root):
+        return
+    entries = generator.entries(root)
+    loras = [(str(p), label) for p, label in generator.choices_for(generator.param("lora"), root)]
+    if not entries and not loras:
+        print("No text-to-image models found: add model folders in Edit → Preferences, or set "
+              "STUDIO_MODEL_PATHS.")  # fmt: skip
+        return
+    print("Text-to-image models:")
+    for entry in entries:
+        print(f"  {entry.label}  [{entry.kind}]\n      {entry.path}")
+        if entry.problem:
+            print(f"      cannot load: {entry.problem}")
+        elif entry.variant:
+            print(f"      single file: Studio's {entry.variant} configuration")
+    for path, label in loras:
+        print(f"  LoRA {label}\n      {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.core.models import format_size, installed_models, models_dir
+    from studio.core.registry import default_registry
+
+    root = models_dir()
+    if args.models_command == "add":
+        return _add_models(args.path)
+    if args.models_command == "list":
+        rows = list(installed_models(root))
+        if not rows:
+            print(f"No models installed in {root}. Run `studio models install-defaults`.")
+        else:
+            print(f"Models in {root}:")
+        for model in rows:
+            card = model.card
+            size = format_size(model.size_bytes)
+            print(f"  {card.name}  [{card.generator}]  {size}  sha256:{card.short_hash}")
+            print(f"      source: {card.source}\n      licence: {card.license}")
+        _list_user_models(root)
+        return 0
+    failures = 0
+    for generator in default_registry().generators():
+        for source in generator.default_models():
+            if source.installed(root):
+                print(f"{source.name}: already installed")
+                continue
+            try:
+                source.install(root, print)
+            except Exception as exc:  # noqa: BLE001 - report each model and go on
+                failures += 1
+                print(f"studio: could not install {source.name}: {exc}", file=sys.stderr)
+    return EXIT_FAILED if failures else 0
+
+
+def _add_models(path: Path) -> int:
+    """Add another tool's model folders (each generator says which it reads), or one model."""
+    from studio.core import config
+    from studio.core.registry import default_registry
+
+    path = path.expanduser()
+    if not path.exists():
+        print(f"studio: {path} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    for generator in default_registry().generators():
+        found = generator.find_install(path.resolve())
+        if found is None:
+            continue
+        print(f"Found {found.tool} at {found.root}:")
+        for what, folder in found.folders:
+            added = config.add_model_path(Path(folder))
+            print(f"  {what}: {folder}" + ("" if added else "  (already added)"))
+        return 0
+    if path.is_file() and path.suffix.lower() not in (".safetensors", ".ckpt", ".pt"):
+        print(
+            f"studio: {path.name} is not a model file (.safetensors, .ckpt, .pt)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    added = config.add_model_path(path.resolve())
+    print(f"Added {path.resolve()}" if added else f"{path.resolve()} was already added")
+    return 0
+
+
+def run_plugins(_args: argparse.Namespace) -> int:
+    from studio.core.models import models_dir
+    from studio.core.registry import default_registry
+
+    registry = default_registry()
+    for generator in registry.generators():
+        reason = generator.unavailable_reason(models_dir())
+        state = f"unavailable: {reason}" if reason else "available"
+        print(f"{generator.id:16} {generator.title:24} {state}")
+    for failed in registry.unavailable:
+        print(f"{failed.name:16} {'(plugin)':24} unavailable: {failed.reason}  [{failed.source}]")
+    return 0

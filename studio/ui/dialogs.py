@@ -1,0 +1,68 @@
+"""The window's small dialogs: project files (new, open, save as, recent), plugins, about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from studio.core.models import projects_dir
+from studio.core.project import SUFFIX
+from studio.core.registry import Registry
+from studio.ui.files import PROJECT_FILTER, with_suffix
+from studio.ui.project_session import ProjectSession
+
+
+class ProjectDialogs:
+    """Asks for a project file and hands it to the session."""
+
+    def __init__(self, session: ProjectSession, parent: QWidget) -> None:
+        self.session, self.parent = session, parent
+
+    def new_project(self) -> None:
+        start = str(projects_dir() / f"Untitled{SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self.parent, "New project", start, PROJECT_FILTER)
+        if path:
+            self.session.open(with_suffix(path), create=True)
+
+    def open_project(self) -> None:
+        start = str(projects_dir())
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open project", start, PROJECT_FILTER)
+        if path:
+            self.session.open(Path(path))
+
+    def save_project_as(self) -> None:
+        start = str(projects_dir())
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save project as", start, PROJECT_FILTER)
+        if path:
+            self.session.save_as(with_suffix(path))
+
+    def fill_recent(self, menu: QMenu) -> None:
+        menu.clear()
+        for path in self.session.recent():
+            menu.addAction(str(path), lambda p=path: self.session.open(p))
+        menu.setEnabled(bool(self.session.recent()))
+
+
+def show_plugins(parent: QWidget, registry: Registry, unavailable: dict[str, str]) -> None:
+    lines = []
+    for generator in registry.generators():
+        reason = unavailable.get(generator.id)
+        state = f"unavailable: {reason}" if reason else "available"
+        lines.append(f"<b>{generator.title}</b> ({generator.id}): {state}")
+    for failed in registry.unavailable:
+        source = f"<br><small>{failed.source}</small>"
+        lines.append(f"<b>{failed.name}</b>: unavailable: {failed.reason}{source}")
+    _note(parent, "Plugins", "<br>".join(lines))
+
+
+def show_about(parent: QWidget) -> None:
+    text = "Studio: an offline AI creative studio.<br>Models run on this machine; nothing is "
+    text += "uploaded."
+    _note(parent, "About Studio", text)
+
+
+def _note(parent: QWidget, title: str, text: str) -> None:
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=parent)
+    box.setModal(False)
+    box.show()

@@ -1,0 +1,96 @@
+"""Files brought to the window: images opened or dropped, folders (a batch), model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from studio.core.project import SUFFIX
+from studio.ui.drop_loader import DropLoader
+
+if TYPE_CHECKING:
+    from studio.ui.project_session import ProjectSession
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
+PROJECT_FILTER = f"Studio projects (*{SUFFIX})"
+
+
+def is_model(path: Path) -> bool:
+    """A diffusers folder, or a checkpoint/LoRA file (not an image): goes to the model list."""
+    if path.is_dir():
+        return (path / "model_index.json").is_file()
+    return path.suffix.lower() in (".safetensors", ".ckpt")
+
+
+def with_suffix(path: str) -> Path:
+    target = Path(path)
+    return target if target.suffix == SUFFIX else target.with_name(target.name + SUFFIX)
+
+
+class FileDrops(QObject):
+    """Sorts what arrives: images are decoded off the main thread and kept in the project
+    (the canvas places them from the project's event), folders become a batch, model files
+    are added to the user's models."""
+
+    models_dropped = Signal(list)  # paths
+    folders_dropped = Signal(list)  # paths: a batch for the current generator
+    message = Signal(str, str)
+    status = Signal(str)
+    unkept = Signal(object, object, object)  # path, image, where: no project to keep it
+
+    def __init__(self, session: ProjectSession, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._parent = parent
+        self.loader = DropLoader(self)
+        self.loader.store = self._store
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(lambda _path, text, _at: self.message.emit(text, "error"))
+
+    def open_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self._parent, "Import images", str(Path.home()), IMAGE_FILTER
+        )
+        if paths:
+            self.loader.load([Path(p) for p in paths], None)
+
+    def drop(self, paths: list[Path], at: QPointF | None) -> None:
+        models = [p for p in paths if is_model(p)]
+        if models:
+            self.models_dropped.emit(models)
+        rest = [p for p in paths if p not in models]
+        folders = [p for p in rest if p.is_dir()]
+        if folders:
+            self.folders_dropped.emit(folders)
+        files = [p for p in rest if not p.is_dir()]
+        if files:
+            self.loader.load(files, (at.x(), at.y()) if at is not None else None)
+
+    def add_models(self, paths: list[Path]) -> list[Path]:
+        """Remember model files and folders among the user's models; returns the new ones."""
+        from studio.core import config
+
+        added = [p for p in paths if config.add_model_path(p)]
+        names = ", ".join(p.name for p in paths)
+        self.status.emit(
+            f"Added {names} to your models" if added else f"{names}: already among your models"
+        )
+        return added
+
+    def wait(self) -> bool:
+        return self.loader.wait()
+
+    def _store(self, path: Path, image: Any, at: Any) -> int | None:
+        # On a loader thread: the project keeps a copy, so the canvas never loses the image.
+        project = self.session.project
+        if project is None or project.read_only:
+            return None
+        return project.add_image(image, path.name, str(path), at=at)
+
+    def _on_loaded(self, path: Path, image: Any, at: Any, item_id: Any) -> None:
+        if item_id is None:
+            self.unkept.emit(path, image, at)
+        self.status.emit(f"Added {path.name} ({image.width}×{image.height})")
