@@ -1,13 +1,14 @@
 """Text to image on CPU: the app's job path against a raw diffusers call, and cancel latency.
 
 A tiny random SD pipeline (tests/t2i_tiny.py) is saved to a temporary folder. Each round runs
-the same request (prompt, steps, size, scheduler Euler a, seed) once through Studio's path
-(discovery, Executor, the plugin with previews on and turned into QImages as the window's worker
-does) and once as a raw `pipe(...)` call on a pipeline loaded with diffusers directly; the two
-alternate, and the ratio is the median over rounds of raw time / app time (target: overhead at
-most 3%, i.e. >= 0.97x). Cancel: the job's token is set inside the progress callback of step
-k; latency is the number of denoising steps that still ran after it, and the seconds from the
-cancel to the job's end.
+the same request (a weighted prompt and negative prompt, steps, size, scheduler Euler a, seed)
+once through Studio's path (discovery, Executor, the plugin parsing A1111's syntax, with
+previews on and turned into QImages as the window's worker does) and once as a raw call: the
+same weights in compel's own syntax through compel, then `pipe(prompt_embeds=...)` on a
+pipeline loaded with diffusers directly. The two alternate, and the ratio is the median over
+rounds of raw time / app time (target: overhead at most 3%, i.e. >= 0.97x). Cancel: the
+job's token is set inside the progress callback of step k; latency is the number of
+denoising steps that still ran after it, and the seconds from the cancel to the job's end.
 
 .venv/bin/python -m bench.t2i [--size 128] [--steps 10] [--runs 7]
 """
@@ -65,8 +66,8 @@ def main() -> None:
     executor = Executor(lambda _id: generator, lambda: CPU, None)
     values = {
         "model": str(folder),
-        "prompt": "a cat on the mat",
-        "negative_prompt": "blurry",
+        "prompt": "a (cat:1.3) on the [mat], (sunlight)",
+        "negative_prompt": "(blurry:1.2)",
         "steps": args.steps,
         "width": args.size,
         "height": args.size,
@@ -94,11 +95,18 @@ def main() -> None:
     raw_pipe.set_progress_bar_config(disable=True)
     raw_pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(raw_pipe.scheduler.config)
 
+    from compel import Compel
+
+    compel = Compel(raw_pipe.tokenizer, raw_pipe.text_encoder, truncate_long_prompts=False)
+
     def raw() -> float:
         start = time.perf_counter()
+        cond, uncond = compel.pad_conditioning_tensors_to_same_length(
+            [compel("a (cat)1.3 on the (mat)0.909 , (sunlight)1.1"), compel("(blurry)1.2")]
+        )
         raw_pipe(
-            prompt=values["prompt"],
-            negative_prompt=values["negative_prompt"],
+            prompt_embeds=cond,
+            negative_prompt_embeds=uncond,
             num_inference_steps=args.steps,
             guidance_scale=7.0,
             width=args.size,
@@ -129,6 +137,7 @@ def main() -> None:
         target=">= 0.97x raw (overhead <= 3%), previews on; cancel within 1 step",
         met=ratio >= 0.97 and cancel_job.state is JobState.CANCELLED and len(after) <= 1,
         notes=(
+            f"weighted prompts (A1111 syntax in the app, compel's in the raw call); "
             f"tiny random SD pipeline (tests/t2i_tiny.py), {args.size}x{args.size}, "
             f"{args.steps} steps, Euler a, CFG 7, CPU {torch.get_num_threads()} threads; "
             f"{args.runs} rounds alternating, median of raw/app per round "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 FAMILIES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "sd3": "SD 3", "flux": "Flux"}
 SUPPORTED = ("sd1", "sd2", "sdxl")
 FOLDER_NAME = "text_to_image"  # <models>/text_to_image is always searched
-MAX_HEADER = 100 << 20  # a safetensors header larger than this is not a real one
+DEPTH = 3  # model folders are searched this deep (A1111 users keep sub-folders)
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,9 @@ class ModelEntry:
     size: int
     short_hash: str
     problem: str | None = None
-    config: Path | None = None  # for a single file: the local folder that describes it
+    config: Path | None = None  # for a single file: Studio's configuration folder for it
+    variant: str = ""  # for a single file: that folder's name (e.g. "sd1-inpaint", "sd2-v")
+    paired: Path | None = None  # a local diffusers folder of its family, if there is one
 
     @property
     def family_name(self) -> str:
@@ -56,60 +57,33 @@ class ModelProblem(ValueError):
 
 # ---------------------------------------------------------------- single files
 
+from .headers import (  # noqa: E402 - re-exported: discovery's public names
+    MAX_HEADER,
+    family_from_keys,
+    file_info,
+    file_kind,
+    is_embedding,
+    is_lora,
+    is_vae,
+    safetensors_header,
+    safetensors_keys,
+)
 
-def safetensors_keys(path: Path) -> list[str]:
-    """Tensor names from a .safetensors header (8-byte length + JSON); reads only the header."""
-    with open(path, "rb") as handle:
-        raw = handle.read(8)
-        if len(raw) != 8:
-            raise ModelProblem(f"'{path.name}' is too short to be a safetensors file")
-        (length,) = struct.unpack("<Q", raw)
-        if not 2 <= length <= MAX_HEADER:
-            raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header length)")
-        try:
-            header = json.loads(handle.read(length))
-        except (ValueError, RecursionError):
-            raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)") from None
-    if not isinstance(header, dict):
-        raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)")
-    return [k for k in header if k != "__metadata__"]
-
-
-def family_from_keys(keys: Iterable[str]) -> str:
-    """SD family of an original-layout (A1111/ComfyUI) checkpoint from its tensor names."""
-    names = list(keys)
-
-    def has(prefix: str) -> bool:
-        return any(k.startswith(prefix) for k in names)
-
-    if has("conditioner.embedders.1."):
-        return "sdxl"
-    if has("cond_stage_model.model."):
-        return "sd2"
-    if has("cond_stage_model.transformer."):
-        return "sd1"
-    if has("text_encoders.") or has("model.diffusion_model.joint_blocks."):
-        return "sd3"
-    if has("double_blocks.") or has("model.diffusion_model.double_blocks."):
-        return "flux"
-    return "unknown"
-
-
-def is_lora(keys: Iterable[str]) -> bool:
-    return any(marker in k for k in keys for marker in ("lora_up", "lora_down", "lora_A", "lora_B"))
-
-
-def file_kind(path: Path) -> tuple[str, str]:
-    """("checkpoint" | "lora" | "other", family) of one file; .ckpt reads as a checkpoint of a
-    family found when it loads."""
-    if path.suffix.lower() == ".ckpt":
-        return "checkpoint", "unknown"
-    keys = safetensors_keys(path)
-    if is_lora(keys):
-        return "lora", family_from_keys(keys)
-    if any(k.startswith("model.diffusion_model.") for k in keys):
-        return "checkpoint", family_from_keys(keys)
-    return "other", "unknown"
+__all__ = [
+    "MAX_HEADER",
+    "ModelEntry",
+    "ModelProblem",
+    "family_from_keys",
+    "file_info",
+    "file_kind",
+    "find",
+    "is_embedding",
+    "is_lora",
+    "is_vae",
+    "safetensors_header",
+    "safetensors_keys",
+    "scan",
+]
 
 
 def quick_hash(path: Path) -> str:
@@ -183,6 +157,18 @@ def folder_family(folder: Path) -> tuple[str, str | None]:
     return family, None
 
 
+def folder_variant(folder: Path, family: str) -> str:
+    """ "sd2-v" for an SD 2.x folder whose scheduler predicts v (768 px), else the family."""
+    if family != "sd2":
+        return family
+    try:
+        config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return family
+    v = isinstance(config, dict) and config.get("prediction_type") == "v_prediction"
+    return "sd2-v" if v else family
+
+
 def _missing_files(part: Path, name: str) -> list[str]:
     if not part.is_dir():
         return [f"{name}/"]
@@ -235,7 +221,7 @@ def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
         return ModelEntry(name or path.name, path, kind, family, size, short, problem)
     if path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES:
         try:
-            what, family = file_kind(path)
+            what, family, variant = file_info(path)
         except (ModelProblem, OSError) as exc:
             return ModelEntry(
                 path.stem, path, "file", "unknown", _safe_size(path), "--------", str(exc)
@@ -245,10 +231,28 @@ def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
         problem = None
         if family != "unknown" and family not in SUPPORTED:
             problem = f"'{path.name}' is {FAMILIES[family]}; Studio runs SD 1.x, 2.x and SDXL"
+        elif family == "unknown" and path.suffix.lower() != ".ckpt":
+            problem = f"'{path.name}' is not a Stable Diffusion checkpoint Studio knows"
+        if variant == "sd2" and _v_hint(path):
+            variant = "sd2-v"
         return ModelEntry(
-            path.stem, path, "file", family, path.stat().st_size, quick_hash(path), problem
+            path.stem,
+            path,
+            "file",
+            family,
+            path.stat().st_size,
+            quick_hash(path),
+            problem,
+            variant=variant,
         )
     return None
+
+
+def _v_hint(path: Path) -> bool:
+    from .components import v_hint_from_file, yaml_says_v
+
+    beside = yaml_says_v(path)
+    return beside if beside is not None else v_hint_from_file(path)
 
 
 def _safe_size(path: Path) -> int:
@@ -259,12 +263,12 @@ def _safe_size(path: Path) -> int:
 
 
 def scan(roots: Iterable[Path], hf_cache: bool = True) -> list[ModelEntry]:
-    """Models in `roots` (each a model itself, or a folder searched two levels deep) and, with
-    `hf_cache`, in the Hugging Face cache. Single files are paired with a local folder of their
-    family for their configuration. Sorted by name; each path once."""
+    """Models in `roots` (each a model itself, or a folder searched three levels deep) and,
+    with `hf_cache`, in the Hugging Face cache. Single files get Studio's configuration of
+    their variant. Sorted by name; each path once."""
     found: dict[Path, ModelEntry] = {}
     for root in roots:
-        for entry in _walk(Path(root).expanduser(), depth=2):
+        for entry in _walk(Path(root).expanduser(), depth=DEPTH):
             found.setdefault(entry.path.resolve(), entry)
     if hf_cache:
         for entry in cache_entries():
@@ -290,27 +294,18 @@ def _walk(path: Path, depth: int) -> Iterable[ModelEntry]:
 
 
 def pair_config(entry: ModelEntry, entries: list[ModelEntry]) -> ModelEntry:
-    """A single file with the first loadable folder of its family as its configuration, or a
-    problem naming exactly what to add."""
+    """A single file with Studio's configuration for its variant, and the first loadable
+    local folder of its family (used only where Studio's tokenizer is not installed)."""
     if entry.kind != "file" or entry.problem:
         return entry
-    if entry.family == "unknown" and entry.path.suffix.lower() == ".ckpt":
-        folders = [e for e in entries if e.kind != "file" and e.problem is None]
-        config = folders[0].path if folders else None  # the family is checked when it loads
-    else:
-        folders = [
-            e for e in entries if e.kind != "file" and e.family == entry.family and not e.problem
-        ]
-        config = folders[0].path if folders else None
-    if config is None:
-        family = entry.family_name if entry.family != "unknown" else "matching"
-        problem = (
-            f"'{entry.path.name}' is a single file: Studio needs a local {family} diffusers "
-            "folder (one with model_index.json) for its configuration, and will not download "
-            "one. Add such a folder to your model folders."
-        )
-        return ModelEntry(**{**entry.__dict__, "problem": problem})
-    return ModelEntry(**{**entry.__dict__, "config": config})
+    from .components import config_folder
+
+    folders = [e for e in entries if e.kind != "file" and e.problem is None]
+    if entry.family != "unknown":
+        folders = [e for e in folders if e.family == entry.family]
+    paired = folders[0].path if folders else None
+    config = config_folder(entry.variant) if entry.variant else None
+    return ModelEntry(**{**entry.__dict__, "config": config, "paired": paired})
 
 
 def cache_dir() -> Path:
@@ -370,46 +365,3 @@ def find(value: str, entries: list[ModelEntry]) -> ModelEntry:
             "(Edit → Preferences, or $STUDIO_MODEL_PATHS); give a path instead"
         )
     raise ModelProblem(f"'{value}' does not exist")
-
-
-@dataclass(frozen=True)
-class LoraEntry:
-    name: str
-    path: Path
-    family: str
-    size: int
-
-    @property
-    def label(self) -> str:
-        from studio.core.models import format_size
-
-        family = FAMILIES.get(self.family, "")
-        return " · ".join(x for x in (self.name, family, format_size(self.size)) if x)
-
-
-def scan_loras(roots: Iterable[Path]) -> list[LoraEntry]:
-    """LoRA .safetensors files in `roots` (files, or folders two levels deep)."""
-    found: dict[Path, LoraEntry] = {}
-
-    def visit(path: Path, depth: int) -> None:
-        if path.is_file() and path.suffix.lower() == ".safetensors":
-            try:
-                what, family = file_kind(path)
-            except (ModelProblem, OSError):
-                return
-            if what == "lora":
-                found.setdefault(
-                    path.resolve(), LoraEntry(path.stem, path, family, _safe_size(path))
-                )
-        elif path.is_dir() and depth > 0 and not (path / "model_index.json").exists():
-            try:
-                children = sorted(path.iterdir())
-            except OSError:
-                return
-            for child in children:
-                if not child.name.startswith("."):
-                    visit(child, depth - 1)
-
-    for root in roots:
-        visit(Path(root).expanduser(), 2)
-    return sorted(found.values(), key=lambda e: e.name.lower())

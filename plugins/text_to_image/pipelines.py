@@ -19,36 +19,6 @@ from .discovery import ModelEntry, ModelProblem, family_from_keys  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-SCHEDULERS = {
-    "euler": "Euler",
-    "euler_a": "Euler a",
-    "dpmpp_2m": "DPM++ 2M",
-    "dpmpp_2m_karras": "DPM++ 2M Karras",
-    "ddim": "DDIM",
-    "lcm": "LCM",
-}
-
-
-def make_scheduler(name: str, config: Any) -> Any:
-    import diffusers as d
-
-    if name == "euler":
-        return d.EulerDiscreteScheduler.from_config(config)
-    if name == "euler_a":
-        return d.EulerAncestralDiscreteScheduler.from_config(config)
-    if name in ("dpmpp_2m", "dpmpp_2m_karras"):
-        return d.DPMSolverMultistepScheduler.from_config(
-            config,
-            algorithm_type="dpmsolver++",
-            solver_order=2,
-            use_karras_sigmas=name.endswith("karras"),
-        )
-    if name == "ddim":
-        return d.DDIMScheduler.from_config(config, clip_sample=False, steps_offset=1)
-    if name == "lcm":
-        return d.LCMScheduler.from_config(config)
-    raise ValueError(f"unknown scheduler {name}")
-
 
 def torch_dtype(device: Any) -> torch.dtype:
     if device.kind == "cpu":
@@ -58,7 +28,8 @@ def torch_dtype(device: Any) -> torch.dtype:
 
 @dataclass
 class Loaded:
-    """One model in memory and the pipelines made from it."""
+    """One model in memory and the pipelines made from it, with the LoRAs, embeddings and VAE
+    applied to its shared weights."""
 
     key: tuple
     entry: ModelEntry
@@ -67,11 +38,19 @@ class Loaded:
     native_scheduler: str  # the scheduler class the model came with
     scheduler_config: Any = None  # the model's own scheduler settings, never altered
     modes: dict[str, Any] = field(default_factory=dict)
-    lora: tuple[str, float] | None = None
+    variant: str = ""  # e.g. "sd1", "sd2-v", "sdxl-inpaint"; "" for folders
+    networks: Any = None  # networks.Applied: LoRAs, embeddings and VAE now in the weights
+
+    @property
+    def inpainting_model(self) -> bool:
+        return self.variant.endswith("-inpaint") or int(self.text2img.unet.config.in_channels) == 9
 
     def pipe(self, mode: str) -> Any:
-        """The pipeline for txt2img, img2img or inpaint; all share one set of weights."""
-        if mode == "txt2img":
+        """The pipeline for txt2img, img2img or inpaint; all share one set of weights. A
+        9-channel inpainting model runs every mode through its inpainting pipeline."""
+        if self.inpainting_model:
+            mode = "inpaint"
+        if mode == "txt2img" or (mode == "inpaint" and _is_inpaint_pipe(self.text2img)):
             return self.text2img
         if mode not in self.modes:
             from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
@@ -82,29 +61,12 @@ class Loaded:
             self.modes[mode] = made
         return self.modes[mode]
 
-    def set_lora(self, path: str | None, weight: float) -> None:
-        """Apply one LoRA file with a weight (or none); the weights are shared by all modes.
-        A file replaced on disk (new size or time) is read again."""
-        wanted = (_file_key(Path(path)), weight) if path else None
-        if wanted == self.lora:
-            return
-        pipe = self.text2img
-        if self.lora is not None and (wanted is None or wanted[0] != self.lora[0]):
-            pipe.unload_lora_weights()
-            self.lora = None
-        if wanted is None:
-            return
-        if self.lora is None:
-            try:
-                pipe.load_lora_weights(str(Path(path).resolve()), adapter_name="user")
-            except Exception as exc:  # noqa: BLE001 - a LoRA of another model or format
-                pipe.unload_lora_weights()
-                raise ModelProblem(
-                    f"The LoRA '{Path(path).name}' does not fit "
-                    f"{self.entry.name} ({self.entry.family_name}): {str(exc)[:200]}"
-                ) from None
-        pipe.set_adapters(["user"], adapter_weights=[weight])
-        self.lora = wanted
+    def all_pipes(self) -> list[Any]:
+        return [self.text2img, *self.modes.values()]
+
+
+def _is_inpaint_pipe(pipe: Any) -> bool:
+    return "Inpaint" in type(pipe).__name__
 
 
 class Pipelines:
@@ -114,7 +76,12 @@ class Pipelines:
         self.current: Loaded | None = None
 
     def get(
-        self, entry: ModelEntry, device: Any, offload: bool = False, configs: Any = None
+        self,
+        entry: ModelEntry,
+        device: Any,
+        offload: bool = False,
+        configs: Any = None,
+        models_dir: Any = None,
     ) -> Loaded:
         """The loaded model (loading it, and unloading any other, if needed). `configs` maps a
         family to a local folder, for a .ckpt whose family is only known once it is read."""
@@ -123,10 +90,10 @@ class Pipelines:
         if self.current is not None and self.current.key == key:
             return self.current
         self.unload()
-        pipe, entry = load(entry, device, offload, configs or {})
+        pipe, entry, variant = load(entry, device, offload, configs or {}, models_dir)
         native = type(pipe.scheduler).__name__
         frozen = dict(pipe.scheduler.config)
-        self.current = Loaded(key, entry, pipe, device, native, frozen)
+        self.current = Loaded(key, entry, pipe, device, native, frozen, variant=variant)
         return self.current
 
     def unload(self) -> None:
@@ -153,15 +120,15 @@ def _file_key(path: Path) -> tuple:
 
 
 def load(
-    entry: ModelEntry, device: Any, offload: bool = False, configs: Any = None
-) -> tuple[Any, ModelEntry]:
-    """Load a model from local files only; never downloads. Returns the pipeline and the entry
-    (with the family a .ckpt turned out to have)."""
-    from diffusers import (
-        AutoPipelineForText2Image,
-        StableDiffusionPipeline,
-        StableDiffusionXLPipeline,
-    )
+    entry: ModelEntry,
+    device: Any,
+    offload: bool = False,
+    configs: Any = None,
+    models_dir: Any = None,
+) -> tuple[Any, ModelEntry, str]:
+    """Load a model from local files only; never downloads. Returns the pipeline, the entry
+    (with the family a .ckpt turned out to have) and the variant of a single file."""
+    from diffusers import AutoPipelineForText2Image
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
@@ -171,19 +138,13 @@ def load(
     if entry.problem:
         raise ModelProblem(entry.problem)
     kwargs: dict[str, Any] = {"local_files_only": True, "dtype": torch_dtype(device)}
-    if entry.family in ("sd1", "sd2"):
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    variant = ""
     try:
         if entry.kind == "file":
-            family = entry.family
-            if entry.path.suffix.lower() == ".ckpt":
-                family = ckpt_family(entry.path)
-                config = (configs or {}).get(family, entry.config)
-                entry = ModelEntry(**{**entry.__dict__, "family": family, "config": config})
-                check_config_family(entry, family)
-            cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
-            pipe = cls.from_single_file(str(entry.path), config=str(entry.config), **kwargs)
+            pipe, entry, variant = _load_file(entry, kwargs, configs or {}, models_dir)
         else:
+            if entry.family in ("sd1", "sd2"):
+                kwargs.update(safety_checker=None, requires_safety_checker=False)
             pipe = AutoPipelineForText2Image.from_pretrained(str(entry.path), **kwargs)
     except ModelProblem:
         raise
@@ -196,11 +157,88 @@ def load(
         pipe.to(device.torch_device)
     if device.kind == "mps":
         pipe.enable_attention_slicing()
-    return pipe, entry
+    return pipe, entry, variant
 
 
-def ckpt_family(path: Path) -> str:
-    """The family of a .ckpt, read with the weights-only unpickler (no code can run)."""
+PIPELINE_CLASSES = {
+    "sd1": "StableDiffusionPipeline",
+    "sd2": "StableDiffusionPipeline",
+    "sd2-v": "StableDiffusionPipeline",
+    "sd1-inpaint": "StableDiffusionInpaintPipeline",
+    "sd2-inpaint": "StableDiffusionInpaintPipeline",
+    "sdxl": "StableDiffusionXLPipeline",
+    "sdxl-inpaint": "StableDiffusionXLInpaintPipeline",
+}
+
+
+def _load_file(
+    entry: ModelEntry, kwargs: dict, configs: dict, models_dir: Any
+) -> tuple[Any, ModelEntry, str]:
+    """A single checkpoint with Studio's configuration of its variant and tokenizer; where
+    the tokenizer is not installed, with a local diffusers folder of its family."""
+    import diffusers
+
+    from . import components, tokenizer
+
+    variant = entry.variant
+    if entry.path.suffix.lower() == ".ckpt":
+        family, variant = ckpt_family(entry.path, with_variant=True)
+        if family not in ("sd1", "sd2", "sdxl"):
+            raise ModelProblem(
+                f"'{entry.path.name}' is not a Stable Diffusion checkpoint Studio knows"
+            )
+        entry = ModelEntry(**{**entry.__dict__, "family": family, "variant": variant})
+    if not variant:
+        raise ModelProblem(f"'{entry.path.name}' is not a Stable Diffusion checkpoint Studio knows")
+    variant = variant.replace("sd2-v", "sd2")  # the UNet itself says v or ε, below
+    if not variant.startswith("sdxl"):
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    paired = entry.paired or configs.get(entry.family)
+    words = tokenizer.find(models_dir)
+    cls = getattr(diffusers, PIPELINE_CLASSES[variant])
+    if words is None and paired is None:
+        raise ModelProblem(
+            f"'{entry.path.name}' is a single file, and Studio's CLIP tokenizer is not "
+            "installed. Run `studio models install-defaults` once (it takes the tokenizer "
+            "file from the open_clip_torch package on PyPI), or add a diffusers folder "
+            f"of {entry.family_name} to your model folders."
+        )
+    try:
+        if words is None:
+            raise _UsePaired()
+        config = components.config_folder(variant)
+        made = {**kwargs, **components.tokenizers_for(variant, words)}
+        pipe = cls.from_single_file(str(entry.path), config=str(config), **made)
+    except (_UsePaired, ValueError, RuntimeError) as exc:
+        # A checkpoint of another shape (a distilled "small" SD, say) loads with the user's
+        # own diffusers folder of it, where there is one.
+        if paired is None:
+            raise
+        log.info("loading %s with the configuration of %s (%s)", entry.path, paired, exc)
+        pipe = cls.from_single_file(str(entry.path), config=str(paired), **kwargs)
+        variant = ""
+    if variant == "sd2" and _predicts_v(entry.path, pipe.unet):
+        variant = "sd2-v"
+        pipe.scheduler = type(pipe.scheduler).from_config(
+            pipe.scheduler.config, prediction_type="v_prediction"
+        )
+    return pipe, ModelEntry(**{**entry.__dict__, "variant": variant}), variant
+
+
+class _UsePaired(Exception):  # noqa: N818 - a signal, not an error
+    """Studio's tokenizer is not installed: the user's own folder describes the file."""
+
+
+def _predicts_v(path: Path, unet: Any) -> bool:
+    from .components import unet_predicts_v, yaml_says_v
+
+    beside = yaml_says_v(path)
+    return beside if beside is not None else unet_predicts_v(unet)
+
+
+def ckpt_family(path: Path, with_variant: bool = False) -> Any:
+    """The family of a .ckpt (and, with `with_variant`, its configuration variant), read
+    with the weights-only unpickler (no code can run)."""
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # noqa: BLE001 - pickles with code, damaged files
@@ -211,21 +249,13 @@ def ckpt_family(path: Path) -> str:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ModelProblem(f"'{path.name}' holds no state dict")
-    return family_from_keys(state)
+    family = family_from_keys(state)
+    if not with_variant:
+        return family
+    from .components import FIRST_CONV, variant_of
 
-
-def check_config_family(entry: ModelEntry, family: str) -> None:
-    from .discovery import FAMILIES, folder_family
-
-    if family == "unknown":
-        raise ModelProblem(f"'{entry.path.name}' is not a Stable Diffusion checkpoint Studio knows")
-    config_family, _ = folder_family(entry.config)
-    if config_family != family:
-        raise ModelProblem(
-            f"'{entry.path.name}' is {FAMILIES.get(family, family)}, but the only local folder "
-            f"for its configuration is {FAMILIES.get(config_family, config_family)}; add a "
-            f"{FAMILIES.get(family, family)} diffusers folder to your model folders"
-        )
+    conv = state.get(FIRST_CONV)
+    return family, variant_of(family, tuple(conv.shape) if conv is not None else None)
 
 
 def _first_line(exc: BaseException) -> str:

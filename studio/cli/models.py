@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.cli._common import EXIT_FAILED
+from studio.cli._common import EXIT_FAILED, EXIT_USAGE
 
 
 def add_parser(sub: Any) -> None:
@@ -15,6 +15,12 @@ def add_parser(sub: Any) -> None:
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     models_sub.add_parser("list", help="list installed models")
     models_sub.add_parser("install-defaults", help="install the default models (idempotent)")
+    add = models_sub.add_parser(
+        "add",
+        help="add a model file or folder, or an existing install of AUTOMATIC1111, Forge, "
+        "ComfyUI, InvokeAI or Fooocus (its checkpoints, LoRAs, embeddings and VAEs)",
+    )
+    add.add_argument("path", type=Path, help="a model, a model folder or another tool's folder")
     sub.add_parser("plugins", help="list generators, and plugins that failed with their reason")
 
 
@@ -39,8 +45,8 @@ def _list_user_models(root: Path) -> None:
         print(f"  {entry.label}  [{entry.kind}]\n      {entry.path}")
         if entry.problem:
             print(f"      cannot load: {entry.problem}")
-        elif entry.config is not None:
-            print(f"      configuration from {entry.config}")
+        elif entry.variant:
+            print(f"      single file: Studio's {entry.variant} configuration")
     for path, label in loras:
         print(f"  LoRA {label}\n      {path}")
 
@@ -50,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from studio.core.registry import default_registry
 
     root = models_dir()
+    if args.models_command == "add":
+        return _add_models(args.path)
     if args.models_command == "list":
         rows = list(installed_models(root))
         if not rows:
@@ -75,6 +83,34 @@ def run(args: argparse.Namespace) -> int:
                 failures += 1
                 print(f"studio: could not install {source.name}: {exc}", file=sys.stderr)
     return EXIT_FAILED if failures else 0
+
+
+def _add_models(path: Path) -> int:
+    """Add another tool's model folders (each generator says which it reads), or one model."""
+    from studio.core import config
+    from studio.core.registry import default_registry
+
+    path = path.expanduser()
+    if not path.exists():
+        print(f"studio: {path} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    for generator in default_registry().generators():
+        found = generator.find_install(path.resolve())
+        if found is None:
+            continue
+        print(f"Found {found.tool} at {found.root}:")
+        for what, folder in found.folders:
+            added = config.add_model_path(Path(folder))
+            print(f"  {what}: {folder}" + ("" if added else "  (already added)"))
+        return 0
+    if path.is_file() and path.suffix.lower() not in (".safetensors", ".ckpt", ".pt"):
+        print(
+            f"studio: {path.name} is not a model file (.safetensors, .ckpt, .pt)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    added = config.add_model_path(path.resolve())
+    print(f"Added {path.resolve()}" if added else f"{path.resolve()} was already added")
+    return 0
 
 
 def run_plugins(_args: argparse.Namespace) -> int:

@@ -404,6 +404,21 @@ class ModelSource:
     installed: Callable[[Any], bool]
 
 
+@dataclass(frozen=True)
+class ExistingInstall:
+    """Model folders Studio found inside another tool's install (AUTOMATIC1111, ComfyUI, ...).
+
+    tool: the tool's name as its users know it, e.g. "AUTOMATIC1111 / Forge".
+    root: the folder the user gave. folders: (what, folder) pairs, e.g.
+    ("checkpoints", <root>/models/Stable-diffusion), each an existing folder to add to the
+    model folders.
+    """
+
+    tool: str
+    root: Any
+    folders: tuple[tuple[str, Any], ...]
+
+
 ProgressFn = Callable[[int, int, "Image | None", "dict[str, float] | None"], None]
 
 
@@ -484,6 +499,36 @@ class Generator:
     def choice_previews(self, name: str, models_dir: Any, side: int) -> list[Image] | None:
         """Small pictures of each label of MixParam `name` (called on a background thread,
         about `side` pixels), or None to show the labels as text."""
+        return None
+
+    def restore(
+        self,
+        values: Mapping[str, Any],
+        models_dir: Any,
+        carried: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Adjust settings restored from an image before they fill the form.
+
+        Called after `studio.core.metadata.restore_values` with the values it mapped onto
+        this generator's params; `carried` is everything the image carried
+        (`ImageMetadata.params`), for settings that have no field of their own (e.g. A1111's
+        `lora_hashes`). Return the values to set and notes for the user, e.g. keep the
+        current model when the image names one that is not installed, and say which one it
+        names. The default returns the values unchanged and no notes.
+        """
+        return dict(values), []
+
+    def suggested_values(self, values: Mapping[str, Any], models_dir: Any) -> dict[str, Any]:
+        """Values the form takes while the user has not set them by hand, given the form's
+        current `values`; asked again whenever a ModelParam changes (e.g. the image size the
+        chosen model was made for). Called on the UI thread: read a file header at most.
+        The default suggests nothing."""
+        return {}
+
+    def find_install(self, path: Any) -> ExistingInstall | None:
+        """The model folders this generator reads inside another tool's install at `path`
+        (e.g. an AUTOMATIC1111 or ComfyUI folder), or None when `path` is no install it
+        knows. Used by "Add an existing install…" and `studio models add PATH`."""
         return None
 
     def default_models(self) -> Iterable[ModelSource]:

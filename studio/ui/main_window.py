@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
             self.session, self.jobs, registry, self.canvas, self.undo_stack, self
         )
         self.inputs = ImageInputs(self.session, self.prompt_panel, self.jobs, self)
-        self.restorer = SettingsRestorer(registry, self.prompt_panel, self)
+        self.restorer = SettingsRestorer(registry, self.prompt_panel, self, models_dir)
         self.mask_tool = MaskTool(self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.mask_tool)
         self.canvas.mask_tool = self.mask_tool
@@ -281,7 +281,9 @@ class MainWindow(QMainWindow):
     def show_preferences(self) -> None:
         from studio.ui.preferences import PreferencesDialog
 
-        dialog = PreferencesDialog(self.settings, self.executor, self)
+        dialog = PreferencesDialog(
+            self.settings, self.executor, self, generators=self.registry.generators()
+        )
         dialog.models_changed.connect(self.refresh_model_choices)
         dialog.exec()
 

@@ -75,9 +75,13 @@ class ParamForm(QWidget):
         parent: QWidget | None = None,
         choices: Callable[[Param], list[tuple[str, str]]] | None = None,
         previews: Callable[[str, int], list | None] | None = None,
+        suggest: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.params = tuple(params)
+        self._suggest = suggest
+        self._suggesting = False
+        self.user_set: set[str] = set()  # params the user (or a restore) set: never suggested
         self._choices = choices or (lambda _spec: [])
         self._previews = previews
         self._model_combos: dict[str, QComboBox] = {}
@@ -109,6 +113,8 @@ class ParamForm(QWidget):
             self._access[spec.name] = (getter, setter)
             self.widgets[spec.name] = widget
         self.changed.connect(self._update_visibility)
+        self._last = self.values()
+        self.changed.connect(self._follow)
         self._update_visibility()
 
     def values(self) -> dict[str, Any]:
@@ -119,6 +125,32 @@ class ParamForm(QWidget):
             if name in self._access:
                 self._access[name][1](value)
         self._update_visibility()
+
+    def _follow(self) -> None:
+        """Note which params changed by hand; when a model changed, take the generator's
+        suggestions for the params the user has not set."""
+        if self._suggesting:
+            return
+        current = self.values()
+        moved = {name for name, value in current.items() if self._last.get(name) != value}
+        self.user_set |= moved
+        self._last = current
+        models = {s.name for s in self.params if isinstance(s, ModelParam)}
+        if self._suggest is None or not moved & models:
+            return
+        try:
+            wanted = self._suggest(current)
+        except Exception:  # noqa: BLE001 - a suggestion is never worth an error
+            log.warning("suggesting values failed", exc_info=True)
+            return
+        wanted = {k: v for k, v in wanted.items() if k in self._access and k not in self.user_set}
+        if wanted:
+            self._suggesting = True
+            try:
+                self.set_values(wanted)
+            finally:
+                self._suggesting = False
+            self._last = self.values()
 
     def _update_visibility(self) -> None:
         current = self.values()
@@ -267,6 +299,7 @@ class ParamForm(QWidget):
             current = combo.currentData() or combo.currentText() or spec.default
             self._fill(combo, spec, choices)
             self._select(combo, current)
+            self._follow()  # a model now chosen may suggest its size
         self.choices_ready.emit(name)
 
     def _spec(self, name: str) -> Param:

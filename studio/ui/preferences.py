@@ -39,8 +39,15 @@ def threads_setting(settings: QSettings | None) -> int:
 class PreferencesDialog(QDialog):
     models_changed = Signal()
 
-    def __init__(self, settings: QSettings | None, executor: Any, parent: Any = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings | None,
+        executor: Any,
+        parent: Any = None,
+        generators: list | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.generators = list(generators or [])  # asked which folders of an install they read
         self.setWindowTitle("Preferences")
         self.setObjectName("preferences")
         self.resize(560, 420)
@@ -62,6 +69,13 @@ class PreferencesDialog(QDialog):
         add_folder.clicked.connect(self._add_folder)
         add_file = QPushButton("Add model file…")
         add_file.clicked.connect(self._add_file)
+        add_install = QPushButton("Add an existing install…")
+        add_install.setObjectName("pref_add_install")
+        add_install.setToolTip(
+            "An AUTOMATIC1111, Forge, ComfyUI, InvokeAI or Fooocus folder: its checkpoints, "
+            "LoRAs, embeddings and VAEs are added"
+        )
+        add_install.clicked.connect(self._add_install)
         remove = QPushButton("Remove")
         remove.clicked.connect(
             lambda: [
@@ -70,14 +84,18 @@ class PreferencesDialog(QDialog):
             ]
         )
         buttons_row = QHBoxLayout()
-        for button in (add_folder, add_file, remove):
+        for button in (add_folder, add_file, add_install, remove):
             buttons_row.addWidget(button)
         buttons_row.addStretch(1)
+        self.install_note = QLabel("")
+        self.install_note.setObjectName("pref_install_note")
+        self.install_note.setWordWrap(True)
+        self.install_note.hide()
         models_note = QLabel(
-            "Folders are searched two levels deep for diffusers folders (with "
-            "model_index.json), .safetensors/.ckpt checkpoints and LoRA files. The Hugging Face "
-            "cache is searched too. Nothing is ever downloaded. You can also drop a model file "
-            "or folder on the window."
+            "Folders are searched three levels deep for diffusers folders (with "
+            "model_index.json), .safetensors/.ckpt checkpoints, LoRAs, embeddings and VAEs. The "
+            "Hugging Face cache is searched too. Nothing is ever downloaded. You can also drop a "
+            "model file or folder on the window."
         )
         models_note.setWordWrap(True)
         models_note.setStyleSheet("color: #999;")
@@ -95,6 +113,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(QLabel("<b>Model folders</b> (text to image)"))
         layout.addWidget(self.model_list, 1)
         layout.addLayout(buttons_row)
+        layout.addWidget(self.install_note)
         layout.addWidget(models_note)
         layout.addWidget(buttons)
 
@@ -109,6 +128,42 @@ class PreferencesDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Add a model folder", str(Path.home()))
         if folder:
             self.add_model_path(Path(folder))
+
+    def _add_install(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self,
+            "Add an existing install (AUTOMATIC1111, Forge, ComfyUI, InvokeAI, Fooocus)",
+            str(Path.home()),
+        )
+        if folder:
+            self.add_install(Path(folder))
+
+    def add_install(self, path: Path) -> bool:
+        """Add the model folders of another tool's install; False (and a word why) if `path`
+        is no install any generator knows."""
+        for generator in self.generators:
+            found = generator.find_install(path)
+            if found is None:
+                continue
+            kinds = []
+            for what, folder in found.folders:
+                self.add_model_path(Path(folder))
+                kinds.append(what)
+            names = ", ".join(dict.fromkeys(kinds))
+            self.install_note.setText(
+                f"Found {found.tool} in {path.name}: added its {names} "
+                f"({len(found.folders)} folder(s)). Press OK to keep them."
+            )
+            self.install_note.setStyleSheet("color: #8c8;")
+            self.install_note.show()
+            return True
+        self.install_note.setText(
+            f"'{path.name}' is not an AUTOMATIC1111, Forge, ComfyUI, InvokeAI or Fooocus folder "
+            "(none of their model folders is in it). Use Add folder… for a plain model folder."
+        )
+        self.install_note.setStyleSheet("color: #e99;")
+        self.install_note.show()
+        return False
 
     def _add_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -110,6 +110,7 @@ class PromptPanel(QWidget):
                 generator.params,
                 choices=lambda spec, g=generator: g.choices_for(spec, models_dir),
                 previews=lambda name, side, g=generator: g.choice_previews(name, models_dir, side),
+                suggest=lambda values, g=generator: g.suggested_values(values, models_dir),
             )
             self._form_of[gid] = form
             self.forms.addWidget(form)

@@ -21,9 +21,11 @@ class SettingsRestorer(QObject):
     message = Signal(str, str)  # text, level
     models_dropped = Signal(list)  # a model file dropped on the panel: add it, as anywhere
 
-    def __init__(self, registry: Registry, panel: PromptPanel, parent: Any = None) -> None:
+    def __init__(
+        self, registry: Registry, panel: PromptPanel, parent: Any = None, models_dir: Any = None
+    ) -> None:
         super().__init__(parent)
-        self.registry, self.panel = registry, panel
+        self.registry, self.panel, self.models_dir = registry, panel, models_dir
         self.reader = MetadataReader(self)  # reads on a pool thread: the window never waits
         self.reader.metadata_read.connect(self._apply)
         self.reader.read_failed.connect(lambda _path, text: self.message.emit(text, "error"))
@@ -44,6 +46,8 @@ class SettingsRestorer(QObject):
             return
         target = self._generator_for(meta)
         values, notes = restore_values(meta, target.params, title=target.title)
+        values, checked = target.restore(values, self.models_dir, carried=meta.params)
+        notes += checked
         self.panel.set_values(target.id, values)
         found = f"Restored {len(values)} setting(s) for {target.title} from {meta.source_format}"
         missed = meta.notes + notes

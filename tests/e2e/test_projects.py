@@ -150,7 +150,8 @@ def test_settings_from_another_tool_say_what_was_not_mapped(window, qtbot, tmp_p
     info = PngInfo()
     info.add_text(
         "parameters",
-        "a castle\nSteps: 20, Sampler: Heun, CFG scale: 7, Seed: 123, Size: 64x64, Model: v1-5",
+        "a castle\nSteps: 20, Sampler: DPM adaptive, CFG scale: 7, Seed: 123, Size: 64x64, "
+        "Model: v1-5",
     )
     Image.new("RGB", (64, 64)).save(tmp_path / "a1111.png", pnginfo=info)
     window.prompt_panel.select("gan_faces")
@@ -159,7 +160,8 @@ def test_settings_from_another_tool_say_what_was_not_mapped(window, qtbot, tmp_p
     assert window.prompt_panel.current_id == "text_to_image"  # the one that takes a prompt
     assert window.prompt_panel.form().values()["seed"] == 123
     text = window.banner.label.text()
-    assert "Not restored" in text and "Heun" in text  # a sampler Studio does not have
+    assert "Not restored" in text and "DPM adaptive" in text  # a sampler Studio does not have
+    assert "'v1-5', which is not in your model folders; kept the current model" in text
 
 
 def test_a_dropped_zip_bomb_says_its_settings_are_too_large(window, qtbot, tmp_path):

@@ -169,3 +169,72 @@ def test_opening_another_project_ends_mask_painting(window, clean_config, tmp_pa
     window.mask_tool.start(item)
     window.session.adopt(Project.open(tmp_path / "other.studio", create=True))
     assert not window.mask_tool.active and window.mask_tool.isHidden()
+
+
+def test_restoring_a1111_settings_keeps_the_installed_model_and_names_the_missing_one(
+    window, qtbot, clean_config, tiny_model, tmp_path
+):
+    from PIL import PngImagePlugin
+
+    window.add_models([tiny_model])
+    form = scanned(qtbot, window)
+    assert form.values()["model"] == str(tiny_model)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters",
+        "a cat <lora:ink:0.5>\nNegative prompt: ugly\nSteps: 12, Sampler: DPM++ 2M Karras, "
+        "CFG scale: 6, Seed: 42, Size: 64x64, Model hash: 879db523c3, Model: dreamshaper_8",
+    )
+    Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
+    window.restorer.restore(tmp_path / "a1111.png")  # read on a pool thread
+    qtbot.waitUntil(lambda: "Restored" in window.banner.label.text())
+    values = form.values()
+    assert values["model"] == str(tiny_model)  # not replaced by one that cannot load
+    assert (values["steps"], values["scheduler"], values["schedule"]) == (12, "dpmpp_2m", "karras")
+    text = window.banner.label.text()
+    assert "dreamshaper_8" in text and "kept the current model" in text
+    assert "LoRA not in your model folders: ink" in text
+
+
+def test_preferences_add_an_existing_install_adds_its_model_folders(window, clean_config, tmp_path):
+    from studio.ui.preferences import PreferencesDialog
+
+    root = tmp_path / "ComfyUI"
+    for sub in ("models/checkpoints", "models/loras", "models/vae"):
+        (root / sub).mkdir(parents=True)
+    dialog = PreferencesDialog(None, window.executor, window, window.registry.generators())
+    assert dialog.add_install(root)
+    assert [p.relative_to(root).as_posix() for p in dialog.model_paths()] == [
+        "models/checkpoints",
+        "models/loras",
+        "models/vae",
+    ]
+    assert "Found ComfyUI" in dialog.install_note.text()
+    (tmp_path / "photos").mkdir()
+    assert not dialog.add_install(tmp_path / "photos")  # nothing added, and it says so
+    assert "is not an AUTOMATIC1111" in dialog.install_note.text()
+    dialog.accept()
+    assert root / "models/loras" in config.model_paths()
+    dialog.deleteLater()
+
+
+def test_the_size_follows_the_model_until_the_user_sets_one(window, qtbot, clean_config, tmp_path):
+    from safetensors.numpy import save_file
+
+    def checkpoint(name, text_key, conv=(320, 4, 3, 3)):
+        keys = {"model.diffusion_model.input_blocks.0.0.weight": np.zeros(conv, np.float16)}
+        keys[text_key] = np.zeros(2, np.float16)
+        save_file(keys, str(tmp_path / name))
+        return tmp_path / name
+
+    xl = checkpoint("juggernaut.safetensors", "conditioner.embedders.1.model.ln_final.weight")
+    sd1 = checkpoint("dream.safetensors", "cond_stage_model.transformer.text_model.x")
+    window.add_models([tmp_path])
+    form = scanned(qtbot, window)
+    form.set_values({"model": str(xl)})
+    assert (form.values()["width"], form.values()["height"]) == (1024, 1024)
+    form.set_values({"model": str(sd1)})
+    assert form.values()["width"] == 512
+    form.widgets["width"].setValue(640)  # the user's own size now stays
+    form.set_values({"model": str(xl)})
+    assert (form.values()["width"], form.values()["height"]) == (640, 1024)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from plugins.text_to_image import discovery
+from plugins.text_to_image import discovery, library
+from plugins.text_to_image.components import CONFIGS
 
 
 def checkpoint(path, *keys):
@@ -57,7 +58,7 @@ def test_lora_files_are_told_apart_from_checkpoints(tmp_path):
     full = checkpoint(tmp_path / "dream.safetensors", *SD1_KEYS)
     assert discovery.file_kind(lora) == ("lora", "unknown")
     assert discovery.file_kind(full) == ("checkpoint", "sd1")
-    assert [e.name for e in discovery.scan_loras([tmp_path])] == ["ink"]
+    assert [e.name for e in library.scan_loras([tmp_path])] == ["ink"]
     assert [e.name for e in discovery.scan([tmp_path], hf_cache=False)] == ["dream"]
 
 
@@ -83,17 +84,18 @@ def test_folders_by_pipeline_class_and_text_width(tmp_path):
     assert all(found[n].problem is None for n in ("one", "two", "xl"))
 
 
-def test_a_single_file_is_paired_with_a_folder_of_its_own_family(tmp_path):
+def test_a_single_file_gets_studios_configuration_and_a_folder_of_its_own_family(tmp_path):
     pipeline_folder(tmp_path, "base-sd1", "StableDiffusionPipeline", 768)
     xl_file = checkpoint(tmp_path / "juggernaut.safetensors", *SDXL_KEYS)
     sd1_file = checkpoint(tmp_path / "dream.safetensors", *SD1_KEYS)
     found = {e.path: e for e in discovery.scan([tmp_path], hf_cache=False)}
-    assert found[sd1_file].config == tmp_path / "base-sd1" and found[sd1_file].problem is None
-    assert found[xl_file].config is None
-    assert "needs a local SDXL diffusers folder" in found[xl_file].problem
+    assert (found[sd1_file].config, found[sd1_file].problem) == (CONFIGS / "sd1", None)
+    assert found[sd1_file].paired == tmp_path / "base-sd1"  # used only without the tokenizer
+    assert (found[xl_file].config, found[xl_file].problem) == (CONFIGS / "sdxl", None)
+    assert found[xl_file].paired is None  # no SDXL folder: the SD 1.x one is not its family
     pipeline_folder(tmp_path, "base-xl", "StableDiffusionXLPipeline", 2048)
     found = {e.path: e for e in discovery.scan([tmp_path], hf_cache=False)}
-    assert found[xl_file].config == tmp_path / "base-xl" and found[xl_file].problem is None
+    assert found[xl_file].paired == tmp_path / "base-xl"
 
 
 def test_find_by_name_or_path_and_clear_messages(tmp_path):

@@ -108,43 +108,44 @@ def test_the_original_layout_loads_with_exactly_the_folders_weights(tiny):
 # ---------------------------------------------------------------- discovery
 
 
-def test_discovery_pairs_the_file_with_the_local_sd1_folder(tiny, studio_env):
+def test_discovery_gives_the_file_studios_configuration_and_its_local_folder(tiny, studio_env):
     from plugins.text_to_image import discovery
+    from plugins.text_to_image.components import CONFIGS
 
     entries = {e.path.resolve(): e for e in discovery.scan([tiny.root])}
     entry = entries[tiny.file.resolve()]
-    assert entry.kind == "file"
-    assert entry.family == "sd1"
-    assert entry.problem is None
-    assert entry.config is not None and entry.config.resolve() == tiny.folder.resolve()
+    assert (entry.kind, entry.family, entry.variant, entry.problem) == ("file", "sd1", "sd1", None)
+    assert entry.config == CONFIGS / "sd1"
+    assert entry.paired is not None and entry.paired.resolve() == tiny.folder.resolve()
     folder = entries[tiny.folder.resolve()]
     assert (folder.kind, folder.family, folder.problem) == ("folder", "sd1", None)
 
 
-def test_a_file_without_a_local_folder_says_what_it_needs(tiny, studio_env, tmp_path):
-    from plugins.text_to_image import discovery
-
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    single = shutil.copy(tiny.file, alone / tiny.file.name)
-
-    (entry,) = discovery.scan([alone])
-    assert Path(entry.path) == Path(single)
-    assert entry.family == "sd1"
-    assert entry.config is None
-    assert entry.problem is not None
-    assert "needs a local SD 1.x diffusers folder" in entry.problem
-    assert "will not download" in entry.problem
-
-
-def test_the_plugin_refuses_a_file_without_a_local_folder(tiny, studio_env, tmp_path, monkeypatch):
+def test_a_file_of_another_shape_without_its_folder_says_it_does_not_fit(
+    tiny, studio_env, tmp_path, monkeypatch
+):
     from studio.core.generator import GeneratorError
 
     alone = tmp_path / "alone"
     alone.mkdir()
     single = Path(shutil.copy(tiny.file, alone / tiny.file.name))
     monkeypatch.setenv("STUDIO_MODEL_PATHS", str(alone))
-    with pytest.raises(GeneratorError, match="needs a local SD 1.x diffusers folder"):
+    # Studio's SD 1.x configuration is the real architecture's: this tiny file does not fit it
+    with pytest.raises(GeneratorError, match="could not be loaded: .*expected shape"):
+        _run(single, studio_env)
+
+
+def test_without_the_tokenizer_or_a_folder_the_message_says_how_to_install_it(
+    tiny, studio_env, tmp_path, monkeypatch
+):
+    from studio.core.generator import GeneratorError
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    single = Path(shutil.copy(tiny.file, alone / tiny.file.name))
+    monkeypatch.setenv("STUDIO_MODEL_PATHS", str(alone))
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "no-defaults"))
+    with pytest.raises(GeneratorError, match="studio models install-defaults"):
         _run(single, studio_env)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from plugins.text_to_image import discovery, pipelines
+from plugins.text_to_image import discovery, library, pipelines, samplers
 from plugins.text_to_image.generator import TextToImage
 from studio.core.devices import CPU
 from studio.core.generator import Cancelled, Context, GeneratorError, ParamError
@@ -103,16 +103,19 @@ def test_models_in_the_hugging_face_cache_are_found_and_run_by_repository(
     assert result.size == (64, 64) and result.model_name == "someone/tiny-sd"
 
 
-def test_a_single_file_without_a_local_config_folder_says_what_to_add(tmp_path):
+def test_a_single_file_needs_no_local_folder_studio_carries_its_configuration(tmp_path):
     from safetensors.numpy import save_file
 
-    weights = {"model.diffusion_model.input_blocks.0.0.weight": np.zeros((2, 2), np.float32)}
+    from plugins.text_to_image.components import CONFIGS
+
+    weights = {"model.diffusion_model.input_blocks.0.0.weight": np.zeros((2, 4, 3, 3), np.float32)}
     weights["cond_stage_model.transformer.text_model.final_layer_norm.weight"] = np.zeros(2)
     save_file(weights, str(tmp_path / "dream.safetensors"))
-    (entry,) = discovery.scan([tmp_path], hf_cache=False)
-    assert entry.family == "sd1" and entry.kind == "file"
-    assert "needs a local SD 1.x diffusers folder" in entry.problem
-    assert "will not download" in entry.problem
+    weights["model.diffusion_model.input_blocks.0.0.weight"] = np.zeros((2, 9, 3, 3), np.float32)
+    save_file(weights, str(tmp_path / "dream-inpainting.safetensors"))
+    plain, inpainting = discovery.scan([tmp_path], hf_cache=False)
+    assert (plain.family, plain.kind, plain.problem, plain.paired) == ("sd1", "file", None, None)
+    assert plain.config == CONFIGS / "sd1" and inpainting.config == CONFIGS / "sd1-inpaint"
 
 
 def test_a_missing_model_and_no_model_are_clear_errors(generator, models, tmp_path):
@@ -155,21 +158,24 @@ def test_image_to_image_and_inpainting_share_one_pipeline(generator, models, tmp
     mask = tmp_path / "mask.png"
     Image.new("L", (80, 72), 0).save(mask)
     (img2img,), _ = run(generator, models, init_image=str(init), strength=0.5)
-    assert img2img.size == (80, 72)  # the init image's size (multiples of 8)
+    assert img2img.size == (64, 64)  # Width × Height, the init image resized to it
+    assert (img2img.params["width"], img2img.params["height"]) == (64, 64)
+    assert "init 80×72 → 64×64 (just resize)" in img2img.note
     loaded = pipelines.shared.current
     assert loaded.pipe("img2img").unet is loaded.text2img.unet
     (inpaint,), _ = run(generator, models, init_image=str(init), mask=str(mask), strength=1.0)
-    assert inpaint.size == (80, 72)
+    assert inpaint.size == (64, 64)
     assert loaded.pipe("inpaint").vae is loaded.text2img.vae
     assert pipelines.shared.current is loaded  # nothing was reloaded
     with pytest.raises(GeneratorError, match="needs an init image"):
         run(generator, models, mask=str(mask))
 
 
-@pytest.mark.parametrize("scheduler", ["euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "ddim"])
-def test_every_scheduler_runs(generator, models, scheduler):
+@pytest.mark.parametrize("scheduler", [s for s in samplers.SAMPLERS if s != "lcm"])
+def test_every_sampler_runs_and_is_written_by_its_a1111_name(generator, models, scheduler):
     (result,), record = run(generator, models, scheduler=scheduler, steps=4)
-    assert result.size == (64, 64) and result.method == pipelines.SCHEDULERS[scheduler]
+    assert result.size == (64, 64) and result.method == samplers.SAMPLERS[scheduler][0]
+    assert result.infotext["Schedule type"] == "Automatic"
     assert record[-1][:2] == (4, 4)
 
 
@@ -190,7 +196,7 @@ def test_switching_models_unloads_the_previous_one(generator, models):
 
 def test_a_lora_changes_the_image_by_its_weight(generator, models, tmp_path):
     lora = write_lora(models / "tiny-sd", tmp_path / "style-lora.safetensors")
-    assert [e.path for e in discovery.scan_loras([tmp_path])] == [lora]
+    assert [e.path for e in library.scan_loras([tmp_path])] == [lora]
     (plain,), _ = run(generator, models)
     (full,), _ = run(generator, models, lora=str(lora), lora_weight=1.0)
     (off,), _ = run(generator, models, lora=str(lora), lora_weight=0.0)
@@ -283,7 +289,8 @@ def test_settings_from_an_a1111_image_fill_the_text_to_image_form(tmp_path):
         "prompt": "a cat on a mat",
         "negative_prompt": "ugly",
         "steps": 20,
-        "scheduler": "dpmpp_2m_karras",
+        "scheduler": "dpmpp_2m",  # A1111's pre-1.9 "DPM++ 2M Karras": sampler and schedule
+        "schedule": "karras",
         "cfg": 7.0,
         "seed": 42,
         "width": 512,
@@ -302,7 +309,7 @@ def test_cpu_offload_is_cuda_only_and_says_so_elsewhere(generator, models):
 
 def test_a_sampler_never_leaks_its_settings_into_the_next_run(generator, models):
     (before,), _ = run(generator, models, scheduler="euler")
-    run(generator, models, scheduler="dpmpp_2m_karras")
+    run(generator, models, scheduler="dpmpp_2m", schedule="karras")
     run(generator, models, scheduler="ddim")
     (after,), _ = run(generator, models, scheduler="euler")
     assert np.array_equal(pixels(before.image), pixels(after.image))
@@ -313,14 +320,6 @@ def test_too_few_steps_for_the_strength_is_a_clear_error(generator, models, tmp_
     Image.new("RGB", (64, 64)).save(init)
     with pytest.raises(GeneratorError, match="leave no step to run; use at least 5 steps"):
         run(generator, models, init_image=str(init), strength=0.2, steps=4)
-
-
-def test_large_init_images_keep_their_aspect_ratio():
-    from plugins.text_to_image.generator import _snap
-
-    assert _snap(4000, 3000) == (2048, 1536)
-    assert _snap(81, 1000) == (80, 1000)
-    assert _snap(30, 30) == (64, 64)
 
 
 def test_damaged_model_files_are_listed_with_their_problem_and_hide_nothing(tmp_path, models):
@@ -338,7 +337,7 @@ def test_damaged_model_files_are_listed_with_their_problem_and_hide_nothing(tmp_
     assert found["good"].problem is None
     assert found["odd"].family == "sd1"  # read from the class; the broken part is skipped
     assert "bad header" in found["deep"].problem
-    assert discovery.scan_loras([tmp_path]) == []
+    assert library.scan_loras([tmp_path]) == []
 
 
 def test_a_damaged_config_file_reads_as_no_model_paths(monkeypatch, tmp_path):
