@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from studio.core.images import TEXT_LEFT_OUT
 from studio.core.project import SUFFIX
 from studio.ui.drop_loader import DropLoader
 
@@ -120,6 +119,8 @@ class FileDrops(QObject):
         else:
             drop.ids.append(item_id)
         self.status.emit(f"Added {path.name} ({image.width}×{image.height})")
+        from studio.core.images import TEXT_LEFT_OUT  # numpy and Pillow: not at start-up
+
         left_out = image.info.get(TEXT_LEFT_OUT)
         if left_out:
             self.message.emit(
