@@ -6,12 +6,13 @@ import contextlib
 import itertools
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QBrush,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 GAP = 16.0
 DRAG_START_PX = 6  # a right press that moves this far is a drag, not a click
+ADD_CHUNK = 64  # items added to the scene per turn of the event loop
 ZOOM_STEP = 1.25
 ZOOM_LIMITS = (0.02, 64.0)
 _item_ids = itertools.count(1)
@@ -56,44 +58,75 @@ class Picture:
 
 
 class _Decoded(QObject):
-    ready = Signal(object, object)  # ImageItem, QImage (null if the pixels could not be read)
+    ready = Signal(object, object, int)  # ImageItem, QImage (null: unreadable), generation
 
 
-class _Decode(QRunnable):
-    def __init__(self, item: ImageItem, relay: _Decoded) -> None:
+class _Drain(QRunnable):
+    """Decodes what the decoder was asked for, newest first, until nothing is left."""
+
+    def __init__(self, decoder: PictureDecoder) -> None:
         super().__init__()
-        self._item, self._relay = item, relay
+        self._decoder = decoder
 
     def run(self) -> None:
         from PySide6.QtGui import QImage
 
-        try:
-            image = to_qimage(self._item.picture.load())
-        except Exception:  # noqa: BLE001 - a missing or damaged image shows as a gap
-            log.warning("cannot show canvas item %s", self._item.key, exc_info=True)
-            image = QImage()
-        self._relay.ready.emit(self._item, image)
+        while (asked := self._decoder.next_request()) is not None:
+            item, generation = asked
+            try:
+                image = to_qimage(item.picture.load())
+            except Exception:  # noqa: BLE001 - a missing or damaged image shows as a gap
+                if generation == self._decoder.generation:
+                    log.warning("cannot show canvas item %s", item.key, exc_info=True)
+                image = QImage()
+            self._decoder.relay.ready.emit(item, image, generation)
 
 
 class PictureDecoder(QObject):
-    """Decodes canvas pictures on a pool thread, so a paint never waits for pixels: 512 new
-    results, or a project's canvas, appear as they are decoded instead of in one long paint."""
+    """Decodes canvas pictures on a thread of its own, so a paint never waits for pixels: 512
+    new results, or a project's canvas, appear as they are decoded instead of in one long
+    paint. Asking is cheap (a list append); one task drains the list. `forget()` drops what
+    was asked for a canvas that has been cleared (another project opened)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._relay = _Decoded(self)
-        self._relay.ready.connect(self._ready)
+        self.relay = _Decoded(self)
+        self.relay.ready.connect(self._ready)
+        self.generation = 0
+        self._lock = threading.Lock()
+        self._asked: list[tuple[ImageItem, int]] = []
+        self._draining = False
 
     def request(self, item: ImageItem) -> None:
-        self._pool.start(_Decode(item, self._relay))
+        with self._lock:
+            self._asked.append((item, self.generation))
+            if self._draining:
+                return
+            self._draining = True
+        self._pool.start(_Drain(self))
+
+    def next_request(self) -> tuple[ImageItem, int] | None:
+        with self._lock:
+            while self._asked:
+                item, generation = self._asked.pop()  # the newest: what the user looks at now
+                if generation == self.generation:
+                    return item, generation
+            self._draining = False
+            return None
+
+    def forget(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._asked.clear()
 
     def wait(self) -> bool:
         return self._pool.waitForDone(30_000)
 
-    @staticmethod
-    def _ready(item: ImageItem, image: Any) -> None:
+    def _ready(self, item: ImageItem, image: Any, generation: int) -> None:
+        if generation != self.generation:
+            return
         with contextlib.suppress(RuntimeError):  # the item left the canvas meanwhile
             item.set_image(image)
 
@@ -182,27 +215,58 @@ class ImageItem(QGraphicsItem):
 
 
 class _AddItems(QUndoCommand):
+    """Adds items to the scene; many (a batch of 512 faces) go in a chunk per turn of the event
+    loop, so the window keeps drawing and answering meanwhile."""
+
+    def __init__(
+        self,
+        scene: QGraphicsScene,
+        items: Sequence[ImageItem],
+        text: str,
+        alive: Callable[[], bool] = lambda: True,
+    ) -> None:
+        super().__init__(text)
+        self._scene, self._items, self._alive = scene, list(items), alive
+        self._added = 0
+        self._turn = 0  # a newer redo/undo ends the chunks of an older one
+
+    def redo(self) -> None:
+        self._turn += 1
+        self._added = 0
+        self._add_chunk(self._turn)
+
+    def _add_chunk(self, turn: int) -> None:
+        if turn != self._turn or not self._alive():  # undone, or the canvas was cleared
+            return
+        for item in self._items[self._added : self._added + ADD_CHUNK]:
+            self._scene.addItem(item)
+        self._added = min(len(self._items), self._added + ADD_CHUNK)
+        self._scene.update()  # the empty-canvas hint covers the whole view
+        if self._added < len(self._items):
+            QTimer.singleShot(0, lambda: self._add_chunk(turn))
+
+    def undo(self) -> None:
+        self._turn += 1
+        for item in self._items[: self._added]:
+            self._scene.removeItem(item)
+        self._added = 0
+        self._scene.update()
+
+
+class _RemoveItems(QUndoCommand):
     def __init__(self, scene: QGraphicsScene, items: Sequence[ImageItem], text: str) -> None:
         super().__init__(text)
         self._scene, self._items = scene, list(items)
 
     def redo(self) -> None:
         for item in self._items:
-            self._scene.addItem(item)
-        self._scene.update()  # the empty-canvas hint covers the whole view
-
-    def undo(self) -> None:
-        for item in self._items:
             self._scene.removeItem(item)
         self._scene.update()
 
-
-class _RemoveItems(_AddItems):
-    def redo(self) -> None:
-        super().undo()
-
     def undo(self) -> None:
-        super().redo()
+        for item in self._items:
+            self._scene.addItem(item)
+        self._scene.update()
 
 
 class _MoveItems(QUndoCommand):
@@ -270,6 +334,7 @@ class CanvasView(QGraphicsView):
         self._dragging = False
         self._target: ImageItem | None = None
         self._stash: dict[Any, ImageItem] = {}  # items their project deleted (undo brings back)
+        self._epoch = 0  # bumped when the canvas is cleared (another project is opened)
         self.mask_tool: Any = None  # while a mask is painted, the left button paints
         self.decoder = PictureDecoder(self)
 
@@ -301,7 +366,8 @@ class CanvasView(QGraphicsView):
             row, col = divmod(n, columns)
             item.setPos(origin + QPointF(col * cell_w, row * cell_h))
             item.setZValue(top_z + 1 + n)
-        self.undo_stack.push(_AddItems(self.scene_, items, text))
+        epoch = self._epoch
+        self.undo_stack.push(_AddItems(self.scene_, items, text, lambda: self._epoch == epoch))
         return items
 
     def place(
@@ -378,6 +444,8 @@ class CanvasView(QGraphicsView):
         self.scene_.update()
 
     def clear(self) -> None:
+        self._epoch += 1  # items still being added in chunks stop coming
+        self.decoder.forget()
         for item in self.image_items():
             self.scene_.removeItem(item)
         self._stash.clear()

@@ -107,10 +107,10 @@ class ProjectSession(QObject):
     def _switch(self, project: Project) -> None:
         self.save_layout()
         previous, self.project = self.project, project
+        self._remember(project.path)
+        self.changed.emit(project)  # the views leave the previous project first
         if previous is not None and previous is not project:
             self.release(previous)
-        self._remember(project.path)
-        self.changed.emit(project)
 
     # -- the canvas
 
