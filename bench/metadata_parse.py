@@ -25,13 +25,8 @@ from __future__ import annotations
 
 import gc
 import re
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as `python bench/metadata_parse.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Row, median, parser, report  # noqa: E402
 

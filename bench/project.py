@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    REPO_ROOT,
     Row,
     isolate_studio_home,
     median,
@@ -251,7 +252,8 @@ def _count_calls(cls: type, name: str) -> list[None]:
 def open_once(path: Path) -> dict[str, float]:
     """Run one child on `path`; its clock readings, in seconds from Project.open."""
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(path)],
+        [sys.executable, "-m", "bench.project", "--child", str(path)],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=CHILD_TIMEOUT_S + 10,

@@ -9,18 +9,14 @@ folder>, tokenizer=<the same tokenizer>)`: the least a direct offline call needs
 alternates, after one warm-up load each; the ratio is the median of direct time / app time
 (target >= 0.95x).
 
-.venv/bin/python bench/t2i_load.py [--runs 3]
+.venv/bin/python -m bench.t2i_load [--runs 3]
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Row, median, parser, report, spread  # noqa: E402
 
