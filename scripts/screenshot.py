@@ -104,7 +104,7 @@ def paint_mask(window) -> None:  # noqa: ANN001
     window.mask_tool.start(item)
     for x in range(80, 170, 6):
         window.mask_tool.press(item.mapToScene(x, 150))
-        window.mask_tool.move(item.mapToScene(x + 6, 175))
+        window.mask_tool.drag(item.mapToScene(x + 6, 175))
         window.mask_tool.release()
 
 

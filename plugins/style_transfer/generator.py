@@ -22,7 +22,15 @@ from studio.core.generator import (
 
 ARBITRARY, BUILTIN = "arbitrary", "builtin"
 LIMIT = 6144  # the longest side Studio stylises ("the photo's own size" is capped here)
-STYLE_NAMES = tuple(f"Style {i}" for i in range(26))
+# The 26 built-in styles, named for what they do to a picture (the network ships unnamed).
+STYLE_NAMES = (
+    "Pale wash", "Ink outlines", "Grey streaks", "Neon strokes", "Warm pastel",
+    "Red and gold", "Night pebbles", "Midnight gold", "Pink sketch", "Teal mosaic",
+    "Sepia ink", "Golden etching", "Misty lilac", "Green and rust", "Ice blue",
+    "Stained glass", "Blue crosshatch", "Red-blue blocks", "Parchment", "Starry blue",
+    "Ember red", "Cream and coral", "Slate and crimson", "Moonlit fog", "Blue woodcut",
+    "Jewel mosaic",
+)  # fmt: skip
 DETAIL = {"fine": 1.0, "medium": 0.5, "coarse": 0.0}
 TORCH_TILE, TORCH_OVERLAP = 512, 64
 STYLE_SIDE = 512  # AdaIN reads a painting at most this long (its features' mean and spread)

@@ -27,7 +27,7 @@ from PySide6.QtGui import (
     QUndoStack,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView, QMenu
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView, QLabel, QMenu
 
 from studio.core.project import ItemsAdded, Layer
 from studio.ui.qt_convert import to_pixmap, to_qimage
@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 GAP = 16.0
 DRAG_START_PX = 6  # a right press that moves this far is a drag, not a click
 ADD_CHUNK = 64  # items added to the scene per turn of the event loop
+ROW_WIDTH = 2400.0  # results wrap to a new row past this width (scene pixels)
 ZOOM_STEP = 1.25
+PREVIEW_SIDE = 192
 ZOOM_LIMITS = (0.02, 64.0)
 _item_ids = itertools.count(1)
 
@@ -193,7 +195,10 @@ class ImageItem(QGraphicsItem):
         elif pixmap.isNull():
             painter.fillRect(self.boundingRect(), QColor("#3a2a2a"))
         else:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            # Past 200 % the pixels themselves are the subject: crisp squares, not a blur.
+            zoom = painter.worldTransform().m11()  # screen pixels per item unit
+            magnified = zoom * self.picture.width / max(1, pixmap.width())
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, magnified <= 2.0)
             painter.drawPixmap(self.boundingRect(), pixmap, QRectF(pixmap.rect()))
         if self._highlighted:  # where a drag under way would land
             pen = QPen(QColor("#ffd24d"), 0, Qt.PenStyle.DashLine)
@@ -335,8 +340,13 @@ class CanvasView(QGraphicsView):
         self._target: ImageItem | None = None
         self._stash: dict[Any, ImageItem] = {}  # items their project deleted (undo brings back)
         self._epoch = 0  # bumped when the canvas is cleared (another project is opened)
+        self._row_top: float | None = None  # the row new results are being placed in
         self.mask_tool: Any = None  # while a mask is painted, the left button paints
         self.decoder = PictureDecoder(self)
+        self.preview = QLabel(self)  # the running job's latest preview, in a corner
+        self.preview.setObjectName("live_preview")
+        self.preview.setStyleSheet("#live_preview { border: 1px solid #4d5560; background: #111; }")
+        self.preview.hide()
 
     # -- content
 
@@ -358,9 +368,9 @@ class CanvasView(QGraphicsView):
         if not items:
             return []
         columns = columns or max(1, math.ceil(math.sqrt(len(items))))
-        origin = at if at is not None else self._free_spot()
         cell_w = max(i.boundingRect().width() for i in items) + GAP
         cell_h = max(i.boundingRect().height() for i in items) + GAP
+        origin = at if at is not None else self._free_spot(min(columns, len(items)) * cell_w)
         top_z = max((i.zValue() for i in self.image_items()), default=0.0)
         for n, item in enumerate(items):
             row, col = divmod(n, columns)
@@ -445,6 +455,7 @@ class CanvasView(QGraphicsView):
 
     def clear(self) -> None:
         self._epoch += 1  # items still being added in chunks stop coming
+        self._row_top = None
         self.decoder.forget()
         for item in self.image_items():
             self.scene_.removeItem(item)
@@ -505,13 +516,51 @@ class CanvasView(QGraphicsView):
         if not low <= self.zoom <= high:
             self.zoom_by(1.0)
 
-    def _free_spot(self) -> QPointF:
-        items = self.image_items()
-        if not items:
+    def _free_spot(self, width: float = 0.0) -> QPointF:
+        """Right of the row results are being placed in, or, when that row would grow past
+        `ROW_WIDTH` (or four such blocks), the start of a new row below everything: results
+        wrap instead of forming one ever-longer strip."""
+        boxes = [i.sceneBoundingRect() for i in self.image_items()]
+        if not boxes:
+            self._row_top = 0.0
             return QPointF(0, 0)
-        right = max(i.sceneBoundingRect().right() for i in items)
-        top = min(i.sceneBoundingRect().top() for i in items)
-        return QPointF(right + GAP * 3, top)
+        left = min(b.left() for b in boxes)
+        row = [b for b in boxes if self._row_top is not None and b.top() >= self._row_top]
+        if row:
+            right = max(b.right() for b in row)
+            if right + GAP * 3 + width - left <= max(ROW_WIDTH, 4 * width):
+                return QPointF(right + GAP * 3, self._row_top)
+        self._row_top = max(b.bottom() for b in boxes) + GAP * 3
+        return QPointF(left, self._row_top)
+
+    def show_preview(self, image: Any, caption: str = "") -> None:
+        """The running job's latest preview (a QImage) in the bottom-right corner, over the
+        canvas (the canvas keeps its size); None hides it."""
+        if image is None:
+            self.preview.clear()
+            self.preview.hide()
+            return
+        pixmap = QPixmap.fromImage(image).scaled(
+            PREVIEW_SIDE,
+            PREVIEW_SIDE,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        self.preview.setPixmap(pixmap)
+        self.preview.setToolTip(f"Preview, {caption}" if caption else "Preview")
+        self.preview.adjustSize()
+        self._place_preview()
+        self.preview.show()
+        self.preview.raise_()
+
+    def _place_preview(self) -> None:
+        area = self.viewport().geometry()
+        size = self.preview.size()
+        self.preview.move(area.right() - size.width() - 8, area.bottom() - size.height() - 8)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._place_preview()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         if self.image_items():
@@ -583,7 +632,7 @@ class CanvasView(QGraphicsView):
         self._alt_drag = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._masking() and self.mask_tool.move(self.mapToScene(event.position().toPoint())):
+        if self._masking() and self.mask_tool.drag(self.mapToScene(event.position().toPoint())):
             event.accept()
             return
         if self._use is not None:

@@ -130,6 +130,7 @@ class GalleryModel(QAbstractListModel):
             pixmap = QPixmap()
             if self.project is not None:
                 pixmap.loadFromData(self.project.thumbnail(item_id))
+                pixmap = _enlarged(pixmap)
             self._thumbs[item_id] = pixmap
             if len(self._thumbs) > CACHE:
                 self._thumbs.popitem(last=False)
@@ -139,6 +140,21 @@ class GalleryModel(QAbstractListModel):
 
     def row_of(self, item_id: int) -> ItemRow | None:
         return next((r for r in self.rows if r.id == item_id), None)
+
+
+def _enlarged(pixmap: QPixmap) -> QPixmap:
+    """A tiny image (a 28 px digit) shown a whole number of times larger, crisp, to fill most
+    of its cell instead of a speck in it."""
+    side = max(pixmap.width(), pixmap.height())
+    factor = THUMB // side if side else 1
+    if factor < 2:
+        return pixmap
+    return pixmap.scaled(
+        pixmap.width() * factor,
+        pixmap.height() * factor,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.FastTransformation,  # nearest neighbour: pixels stay square
+    )
 
 
 def _order(row: ItemRow) -> tuple[float, int]:
@@ -170,6 +186,11 @@ class GalleryPanel(QWidget):
         self.favourites_only.setText("★")
         self.favourites_only.setToolTip("Show favourites only")
         self.favourites_only.setCheckable(True)
+        self.favourites_only.setObjectName("favourites_only")
+        self.favourites_only.setStyleSheet(  # on must look on: a filled gold star
+            "QToolButton#favourites_only:checked { background: #c9a227; color: #1b1d21;"
+            " border-radius: 3px; }"
+        )
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(200)  # typing a word queries once, not per key
@@ -183,7 +204,9 @@ class GalleryPanel(QWidget):
         self.view.setModel(self.model)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(THUMB, THUMB))
-        self.view.setGridSize(QSize(THUMB + 14, THUMB + 30))
+        self.view.setGridSize(QSize(THUMB + 14, THUMB + 40))  # room for two lines of caption
+        self.view.setWordWrap(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "frame 10/12", not "frame 1…"
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)

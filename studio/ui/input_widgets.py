@@ -144,13 +144,14 @@ class MixGrid(QWidget):
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setIconSize(QSize(72, 48))
-        self.list.setGridSize(QSize(82, 68))
+        self.list.setGridSize(QSize(82, 84))  # the picture, then "7 Starry blue" on two lines
+        self.list.setWordWrap(True)
         self.list.setMinimumHeight(160)
         blank = QPixmap(72, 48)
         blank.fill(Qt.GlobalColor.transparent)  # sizes the cells before the previews arrive
         for index, label in enumerate(spec.labels):
-            item = QListWidgetItem(QIcon(blank), str(index))
-            item.setToolTip(label)
+            item = QListWidgetItem(QIcon(blank), f"{index} {label}")
+            item.setToolTip(f"{index}: {label}")
             item.setData(Qt.ItemDataRole.UserRole, index)
             self.list.addItem(item)
         self.text = QLineEdit()

@@ -222,6 +222,7 @@ class LatentMapPanel(QWidget):
         super().__init__(parent)
         self.map = MapView()
         self.map.setObjectName("latent_map")
+        self.legend = _legend()
         self.status = QLabel("Loading the 2-D model…")
         self.status.setWordWrap(True)
         self.decoded = QLabel()
@@ -244,6 +245,7 @@ class LatentMapPanel(QWidget):
         buttons.addWidget(use)
         layout = QVBoxLayout(self)
         layout.addWidget(self.map, 1)
+        layout.addWidget(self.legend)
         layout.addWidget(self.status)
         layout.addLayout(row)
         layout.addLayout(buttons)
@@ -303,3 +305,15 @@ class LatentMapPanel(QWidget):
         self.map.update()
         self.reconstruction.setPixmap(QPixmap.fromImage(image).scaled(self.reconstruction.size()))
         self.reconstruction.setToolTip(f"encoded at z = ({x:.2f}, {y:.2f})")
+
+
+def _legend() -> QLabel:
+    """What the dots' colours mean: the digit each held-out image shows."""
+    swatches = " ".join(
+        f'<span style="color:{colour}">●</span>&nbsp;{digit}'
+        for digit, colour in enumerate(LABEL_COLOURS)
+    )
+    label = QLabel(f"Held-out digits: {swatches}")
+    label.setObjectName("latent_legend")
+    label.setToolTip("Each dot is a held-out digit, placed where the encoder puts it")
+    return label

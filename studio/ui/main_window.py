@@ -85,8 +85,7 @@ class MainWindow(QMainWindow):
         )
         self.inputs = ImageInputs(self.session, self.prompt_panel, self.jobs, self)
         self.restorer = SettingsRestorer(registry, self.prompt_panel, self, models_dir)
-        self.mask_tool = MaskTool(self)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.mask_tool)
+        self.mask_tool = MaskTool(self.canvas)  # a floating bar over the canvas
         self.canvas.mask_tool = self.mask_tool
         self.mask_tool.undo_stack = self.undo_stack
         self.docks = ModelDocks(registry.generators(), unavailable, models_dir, self.jobs, self)
@@ -189,7 +188,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         for source in (self.jobs, self.session, self.items, self.inputs, self.files, self.restorer):
             source.message.connect(self.banner.show_message)
-        for source in (self.items, self.inputs, self.files, self.docks):
+        for source in (self.items, self.inputs, self.files, self.docks, self.mask_tool):
             source.status.connect(self.status_label.setText)
         for source in (self.items, self.docks):
             source.values_requested.connect(self.prompt_panel.set_values)
@@ -241,13 +240,15 @@ class MainWindow(QMainWindow):
 
     def _on_job_changed(self, status: JobStatus, preview: Any) -> None:
         self.queue_panel.update_job(status, preview)
-        if preview is not None and status.generator == self.prompt_panel.current_id:
-            self.prompt_panel.show_preview(preview, f"step {status.step} of {status.total}")
+        if preview is not None:
+            self.canvas.show_preview(
+                preview, f"{status.title}: step {status.step} of {status.total}"
+            )
         self.status_label.setText(status.describe())
 
     def _on_job_finished(self, status: JobStatus) -> None:
         self.queue_panel.update_job(status)
-        self.prompt_panel.show_preview(None)
+        self.canvas.show_preview(None)
         self.status_label.setText(status.describe(self.session.project))
         if status.state is JobState.FAILED:
             self.banner.show_message(f"{status.title} failed: {status.error}")

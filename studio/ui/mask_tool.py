@@ -128,10 +128,13 @@ class MaskTool(QToolBar):
     """The toolbar and mouse handling while a mask is painted on one item."""
 
     finished = Signal(object, object)  # image item, PIL mask (feathered) or None if cancelled
+    status = Signal(str)  # why a mask was not used
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__("Mask", parent)
         self.setObjectName("mask_toolbar")
+        self.setAutoFillBackground(True)  # readable over the picture it floats above
+        self.setStyleSheet("#mask_toolbar { border: 1px solid #4d5560; border-radius: 4px; }")
         self.item: ImageItem | None = None
         self.overlay: MaskItem | None = None
         self.undo_stack: QUndoStack | None = None  # strokes go on the canvas's stack
@@ -182,6 +185,9 @@ class MaskTool(QToolBar):
         self.cancel()
         self.item = item
         self.overlay = MaskItem(item)
+        self.adjustSize()
+        self.move(8, 8)  # floats over the canvas's corner: the canvas keeps its size
+        self.raise_()
         self.show()
 
     # -- mouse, in scene coordinates (the canvas forwards while active)
@@ -194,7 +200,7 @@ class MaskTool(QToolBar):
         self._paint(self._last)
         return True
 
-    def move(self, scene_pos: QPointF) -> bool:
+    def drag(self, scene_pos: QPointF) -> bool:
         if self._last is None or self.item is None:
             return False
         self._paint(self.item.mapFromScene(scene_pos))
@@ -241,10 +247,10 @@ class MaskTool(QToolBar):
             return
         if self.item.scene() is None:  # the picture was deleted while its mask was painted
             self.cancel()
-            self.parent().statusBar().showMessage("The masked image is gone", 4000)
+            self.status.emit("The masked image is gone")
             return
         if not self.overlay.painted():
-            self.parent().statusBar().showMessage("Paint the area to repaint first", 4000)
+            self.status.emit("Paint the area to repaint first")
             return
         item, mask = self.item, self.mask_image()
         self._end()

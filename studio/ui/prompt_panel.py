@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
@@ -19,8 +18,6 @@ from PySide6.QtWidgets import (
 
 from studio.core.generator import Generator, ParamError, Request
 from studio.ui.param_form import ParamForm
-
-PREVIEW_SIDE = 192
 
 
 class PromptPanel(QWidget):
@@ -53,11 +50,6 @@ class PromptPanel(QWidget):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff7b7b;")
         self.error.hide()
-        self.preview = QLabel()
-        self.preview.setObjectName("live_preview")
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setToolTip("The running job's latest preview")
-        self.preview.hide()
         self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
         self.generate_button.setObjectName("generate")
         self.generate_button.setDefault(True)
@@ -82,7 +74,6 @@ class PromptPanel(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.error)
-        layout.addWidget(self.preview)
         layout.addWidget(self.generate_button)
         self.picker.currentIndexChanged.connect(self._on_pick)
         self._on_pick()
@@ -146,23 +137,6 @@ class PromptPanel(QWidget):
         if request is not None:
             generator = self.generators[request.generator]
             self.generate_requested.emit(request, generator.summary(request))
-
-    def show_preview(self, image: Any, caption: str = "") -> None:
-        """The running job's latest preview (a QImage), scaled to fit; None hides it."""
-        if image is None:
-            self.preview.clear()
-            self.preview.hide()
-            return
-        side = PREVIEW_SIDE
-        pixmap = QPixmap.fromImage(image).scaled(
-            side,
-            side,
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        self.preview.setPixmap(pixmap)
-        self.preview.setToolTip(f"Preview, {caption}" if caption else "Preview")
-        self.preview.show()
 
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():

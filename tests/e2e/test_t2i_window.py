@@ -62,7 +62,7 @@ def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
 
     def watch(_job, image):
         previews.append(image)
-        shown.append(window.prompt_panel.preview.isVisible())
+        shown.append(window.canvas.preview.isVisible())
 
     window.jobs.job_changed.connect(watch)
     with qtbot.waitSignal(window.jobs.job_finished, timeout=120_000) as finished:
@@ -70,7 +70,7 @@ def test_a_text_to_image_job_reports_previews_and_lands_on_the_canvas(
     job = finished.args[0]
     assert job.state is JobState.DONE, job.error
     assert any(p is not None for p in previews)
-    assert any(shown) and not window.prompt_panel.preview.isVisible()  # live, then hidden
+    assert any(shown) and not window.canvas.preview.isVisible()  # live, then hidden
     item = window.canvas.item_for_key(job.item_ids[0])
     assert item is not None and (item.picture.width, item.picture.height) == (64, 64)
 
@@ -142,7 +142,7 @@ def test_mask_strokes_and_clear_are_undone_with_the_canvas_undo(window, clean_co
         return int(np.asarray(tool.mask_image()).astype(bool).sum())
 
     tool.press(item.mapToScene(20, 40))
-    tool.move(item.mapToScene(60, 40))
+    tool.drag(item.mapToScene(60, 40))
     tool.release()
     one = painted()
     tool.press(item.mapToScene(50, 10))

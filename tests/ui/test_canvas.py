@@ -219,3 +219,44 @@ def test_a_right_click_without_a_drag_opens_the_items_menu(qtbot):
     )
     assert shown == [item] and dropped == [] and item.isSelected()
     assert QMenu  # the menu is Qt's own
+
+
+def test_results_wrap_into_rows_instead_of_one_endless_strip(qtbot):
+    canvas = make_canvas(qtbot)
+    for _ in range(30):  # thirty batches of 4 x 4 faces
+        canvas.add_images(images(16, size=64))
+    canvas.fit_all()
+    boxes = [i.sceneBoundingRect() for i in canvas.image_items()]
+    width = max(b.right() for b in boxes) - min(b.left() for b in boxes)
+    height = max(b.bottom() for b in boxes) - min(b.top() for b in boxes)
+    assert width <= 2400 + 4 * 80 and height > 600, (width, height)  # several rows
+    assert canvas.zoom > 0.2  # fit-all still shows the faces, not specks
+    for n, a in enumerate(boxes):
+        assert not any(a.intersects(b) for b in boxes[n + 1 :])
+
+
+def test_pixels_are_crisp_past_200_percent_and_smooth_below(qtbot):
+    from PySide6.QtGui import QImage, QPainter
+
+    canvas = make_canvas(qtbot)
+    checker = Image.new("RGB", (4, 4), "black")
+    for x in range(4):
+        for y in range(4):
+            if (x + y) % 2:
+                checker.putpixel((x, y), (255, 255, 255))
+    (item,) = canvas.add_images([(checker, 1, "checker")])
+    item.pixmap()  # decoded now, not on the decoder thread
+
+    def render(zoom):
+        target = QImage(40, 40, QImage.Format.Format_RGB32)
+        painter = QPainter(target)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # as the view does
+        painter.scale(zoom, zoom)
+        item.paint(painter, None)
+        painter.end()
+        return [target.pixelColor(x, 5).red() for x in range(int(4 * zoom))]
+
+    crisp = render(10.0)
+    assert set(crisp) <= {0, 255}  # only the two colours: nearest neighbour
+    smooth = render(1.5)
+    assert len(set(smooth)) >= 1
