@@ -68,13 +68,13 @@ def test_recursive_takes_sub_folders_and_names_follow_the_template(photos, tmp_p
         photos, "-r", "--style", "3:0.5,12:0.5", "--out", out, "--name", "{index}-{source}"
     )
     assert code == EXIT_FAILED  # broken.png is still there
-    # sorted: broken.png (1, failed), hill.jpg, lake.png, sub/deep.png
+    # sorted: broken.png (refused up front), then hill.jpg, lake.png, sub/deep.png
     assert sorted(p.name for p in out.iterdir()) == [
-        "0002-hill.png",
-        "0003-lake.png",
-        "0004-deep.png",
+        "0001-hill.png",
+        "0002-lake.png",
+        "0003-deep.png",
     ]
-    with Image.open(out / "0004-deep.png") as image:
+    with Image.open(out / "0003-deep.png") as image:
         assert read_studio_record(image)["params"]["styles"] == "3:0.5,12:0.5"
     assert "broken.png" in capsys.readouterr().err
 

@@ -113,7 +113,7 @@ def _stylize(args: argparse.Namespace) -> int:
         out = check_writable(args.out)
     except (ParamError, ExportError) as exc:
         raise UsageError(str(exc)) from None
-    inputs = collect_images(args.inputs, args.recursive)
+    inputs = collect_images(args.inputs, args.recursive, check=True)
     for problem in inputs.problems:
         print(f"studio: skipped {problem}", file=sys.stderr)
     if not inputs.files:

@@ -29,11 +29,14 @@ class Inputs:
     problems: list[str] = field(default_factory=list)
 
 
-def collect_images(paths: Iterable[Path | str], recursive: bool = False) -> Inputs:
+def collect_images(
+    paths: Iterable[Path | str], recursive: bool = False, check: bool = False
+) -> Inputs:
     """Files as given, and the images in folders (sorted; sub-folders when `recursive`).
 
-    A folder is searched by file suffix; each file is checked when its job decodes it.
-    Hidden files and folders are skipped. Duplicates are dropped.
+    A folder is searched by file suffix. With `check`, each file's header is read now and a
+    file that cannot be opened goes to `problems` instead of `files` (otherwise its job finds
+    out). Hidden files and folders are skipped. Duplicates are dropped.
     """
     found = Inputs()
     seen: set[Path] = set()
@@ -64,6 +67,12 @@ def collect_images(paths: Iterable[Path | str], recursive: bool = False) -> Inpu
             add(path)
         else:
             found.problems.append(f"'{path}': no such file or folder")
+    if check:
+        from studio.core.images import probe_image
+
+        checked = [(path, probe_image(path)) for path in found.files]
+        found.files = [path for path, problem in checked if problem is None]
+        found.problems += [problem for _path, problem in checked if problem is not None]
     return found
 
 

@@ -186,8 +186,9 @@ class BatchDialog(QDialog):
         spec = content_param(self.generator)
         if spec is None:
             return self._refuse(f"{self.generator.title} takes no input image")
-        found = collect_images(self.paths(), self.recursive.isChecked())
+        found = collect_images(self.paths(), self.recursive.isChecked(), check=True)
         if not found.files:
+            self.problems.setPlainText("\n".join(found.problems))
             return self._refuse("Add some images (or a folder with images) first")
         output = None
         if self.write.isChecked():

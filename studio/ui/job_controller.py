@@ -27,6 +27,7 @@ from studio.core.project_queue import QueueEntry
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 200  # finished jobs remembered (the queue panel shows fewer)
 SUBMIT_CHUNK = 8  # jobs queued per turn of the event loop
+MAX_DIFFERENCES = 3  # settings named in a title to tell two jobs apart
 
 
 @dataclass(eq=False)
@@ -181,10 +182,29 @@ class JobController(QObject):
             batch=entry.batch,
         )
         status = JobStatus(job.id, job.title, job.request, project, job.parent, job.batch)
+        if job.batch is None:
+            self._distinguish(status)
         self.statuses[job.id] = status
         self.job_added.emit(status)
         self.runner.submit(job)
         return status
+
+    def _distinguish(self, status: JobStatus) -> None:
+        """Two jobs with the same title but other settings get what differs in their titles,
+        so their queue rows can be told apart."""
+        for other in reversed(list(self.statuses.values())[-KEEP_FINISHED:]):
+            if other.title != status.title or other.generator != status.generator:
+                continue
+            new, old = status.request.params, other.request.params
+            keys = [k for k in sorted(set(new) | set(old)) if new.get(k) != old.get(k)]
+            keys = [k for k in keys if k != "seed" or "seed" not in status.title]
+            if not keys:
+                return
+            shown = keys[:MAX_DIFFERENCES]
+            status.title += " · " + ", ".join(f"{k} {new.get(k)}" for k in shown)
+            other.title += " · " + ", ".join(f"{k} {old.get(k)}" for k in shown)
+            self.job_changed.emit(other, None)
+            return
 
     # -- steering
 

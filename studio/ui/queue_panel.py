@@ -172,6 +172,9 @@ class QueuePanel(QWidget):
             )
             item.setIcon(COL_TITLE, QIcon(icon))
         item.setText(COL_STATE, "Cancelling…" if job.cancelling else _state_text(job))
+        if item.text(COL_TITLE) != job.title:
+            item.setText(COL_TITLE, job.title)
+            item.setToolTip(COL_TITLE, job.title)
         bar = self.progress_bar(job.id)
         if job.total:
             bar.setRange(0, job.total)

@@ -166,3 +166,19 @@ def test_a_bad_template_is_refused_before_writing(tmp_path):
     with pytest.raises(ExportError, match="nope"):
         write_result(result_for("cat.png"), tmp_path, "{nope}", 1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_checked_batches_list_what_cannot_be_opened_before_anything_runs(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "good.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("not a picture")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "good.png").read_bytes()[:20])
+    found = collect_images([tmp_path], check=True)
+    assert [p.name for p in found.files] == ["good.png"]
+    problems = "\n".join(found.problems)
+    assert "'empty.png' is empty" in problems and "'text.jpg' is not an image" in problems
+    assert "cut.png" in problems
+    unchecked = collect_images([tmp_path])
+    assert len(unchecked.files) == 4  # without the check, their jobs find out

@@ -210,3 +210,17 @@ def test_a_picture_with_a_huge_text_chunk_is_dropped_with_a_word_about_it(window
     qtbot.waitUntil(lambda: len(window.canvas.image_items()) == 1, timeout=10_000)
     text = window.banner.label.text()
     assert "more than Studio reads" in text and "Decompressed" not in text
+
+
+def test_queue_rows_with_other_settings_are_told_apart(window, qtbot, fakes):
+    from tests.e2e.test_main_window import press_generate
+
+    window.jobs.pause()
+    window.prompt_panel.select("solid")
+    for size in (16, 32):
+        window.prompt_panel.form().set_values({"seed": 5, "count": 1, "size": size})
+        press_generate(window)
+    titles = [window.queue_panel.rows[i].text(0) for i in window.jobs.waiting_ids()]
+    assert titles[0] != titles[1]
+    assert titles[0].endswith("size 16") and titles[1].endswith("size 32")
+    window.jobs.resume()
