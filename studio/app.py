@@ -80,6 +80,15 @@ def make_executor(registry, preference: str, threads: int):  # noqa: ANN001, ANN
     return ProcessExecutor(preference, models_dir(), threads)
 
 
+def open_first_project(window, project: Path | None = None) -> None:  # noqa: ANN001
+    """`project` (`studio PROJECT.studio`, a double-click on one; made if it is new), else the
+    last project."""
+    if project is None:
+        open_last_project(window)
+    elif not window.session.open(project, create=not project.exists()):
+        open_last_project(window)  # the banner says why; work goes on in the last one
+
+
 def open_last_project(window) -> None:  # noqa: ANN001
     from studio.core.models import projects_dir
     from studio.core.project import SUFFIX
@@ -87,7 +96,8 @@ def open_last_project(window) -> None:  # noqa: ANN001
     window.session.open_startup(projects_dir() / f"Untitled{SUFFIX}")
 
 
-def run(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, project: Path | None = None) -> int:
+    """Open the window (on `project`, else the last project) and run until it closes."""
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -105,7 +115,7 @@ def run(argv: list[str] | None = None) -> int:
     window = create_window(settings)
     sys.excepthook = window.banner.report_unexpected  # a slot's exception must not end the session
     window.show()
-    QTimer.singleShot(0, lambda: open_last_project(window))  # after the first paint
+    QTimer.singleShot(0, lambda: open_first_project(window, project))  # after the first paint
     if log_path:
         logging.getLogger(__name__).info("log file: %s", log_path)
     app.aboutToQuit.connect(window.jobs.shutdown)

@@ -287,3 +287,39 @@ def test_train_runs_a_trainer_with_figures_per_epoch(tmp_path, capsys, monkeypat
     assert len(lines) == 3 and "epoch 3" in lines[-1]
     assert main(["train", "gan_faces"]) == EXIT_USAGE
     assert "not something to train" in capsys.readouterr().err
+
+
+def test_studio_with_a_project_file_opens_the_window_on_it(tmp_path, monkeypatch):
+    import studio.app
+    from studio.cli import PROJECT_SUFFIX
+    from studio.core.project import SUFFIX
+
+    assert PROJECT_SUFFIX == SUFFIX
+    opened = []
+    monkeypatch.setattr(
+        studio.app, "run", lambda argv=None, project=None: opened.append(project) or 0
+    )
+    assert main([str(tmp_path / "art.studio")]) == 0
+    assert opened == [tmp_path / "art.studio"]
+
+
+def test_the_desktop_entry_opens_a_project_with_this_studio(tmp_path):
+    import configparser
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [str(root / "scripts" / "install-desktop.sh")],
+        env=dict(os.environ, XDG_DATA_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.read(tmp_path / "applications" / "studio.desktop")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Exec"] == f"{root / '.venv' / 'bin' / 'studio'} %f"
+    assert "application/x-studio-project" in desktop["MimeType"]
+    mime = (tmp_path / "mime" / "packages" / "studio-project.xml").read_text()
+    assert 'glob pattern="*.studio"' in mime

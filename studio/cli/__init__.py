@@ -11,12 +11,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from studio.cli import export, generate, info, models, queue, stylize, train
 from studio.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Unavailable, UsageError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
 
+PROJECT_SUFFIX = ".studio"  # as studio.core.project.SUFFIX (not imported: a quick start)
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": generate.run,
     "stylize": stylize.run,
@@ -32,7 +34,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio",
-        description="Studio, an offline AI creative studio. Without a command, opens the window.",
+        description="Studio, an offline AI creative studio. Without a command, opens the window; "
+        "`studio PROJECT.studio` opens it on that project.",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -43,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) == 1 and argv[0].endswith(PROJECT_SUFFIX):  # `studio PROJECT.studio`: open it
+        from studio.app import run
+
+        return run(project=Path(argv[0]).expanduser().absolute())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # the window sets up its own logging

@@ -13,7 +13,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,6 +30,7 @@ from studio.core.export import ExportError, check_writable, template_tokens
 from studio.core.generator import Generator, ImageParam, ParamError
 from studio.core.jobs import JobState
 from studio.core.project_queue import QueueEntry
+from studio.ui import file_dialogs
 
 if TYPE_CHECKING:
     from studio.ui.job_controller import JobController, JobStatus
@@ -156,18 +156,17 @@ class BatchDialog(QDialog):
     def _add_files(self) -> None:
         from studio.ui.files import IMAGE_FILTER
 
-        files, _ = QFileDialog.getOpenFileNames(self, "Add images", str(Path.home()), IMAGE_FILTER)
-        self.add_paths([Path(f) for f in files])
+        self.add_paths(file_dialogs.open_files(self, "batch inputs", "Add images", IMAGE_FILTER))
 
     def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of images", str(Path.home()))
+        folder = file_dialogs.folder(self, "batch inputs", "Add a folder of images")
         if folder:
-            self.add_paths([Path(folder)])
+            self.add_paths([folder])
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Write results to", str(Path.home()))
+        folder = file_dialogs.folder(self, "batch outputs", "Write results to")
         if folder:
-            self.folder.setText(folder)
+            self.folder.setText(str(folder))
 
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():

@@ -353,6 +353,30 @@ class CanvasView(QGraphicsView):
     def image_items(self) -> list[ImageItem]:
         return [i for i in self.scene_.items() if isinstance(i, ImageItem)]
 
+    def copy_selected(self) -> bool:
+        """The selected picture onto the clipboard (the first, if several are selected)."""
+        from PySide6.QtWidgets import QApplication
+
+        items = self.selected_items()
+        if not items:
+            return False
+        QApplication.clipboard().setImage(items[0].pixmap().toImage())
+        return True
+
+    def paste_point(self) -> QPointF:
+        """Where a paste lands: under the mouse when it is over the canvas, else the middle."""
+        from PySide6.QtGui import QCursor
+
+        inside = self.viewport().mapFromGlobal(QCursor.pos())
+        where = (
+            inside if self.viewport().rect().contains(inside) else self.viewport().rect().center()
+        )
+        return self.mapToScene(where)
+
+    def select_all(self) -> None:
+        for item in self.image_items():
+            item.setSelected(True)
+
     def selected_items(self) -> list[ImageItem]:
         return [i for i in self.scene_.selectedItems() if isinstance(i, ImageItem)]
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from studio.core.models import projects_dir
 from studio.core.project import SUFFIX
 from studio.core.registry import Registry
+from studio.ui import file_dialogs
 from studio.ui.files import PROJECT_FILTER, with_suffix
 from studio.ui.project_session import ProjectSession
 
@@ -20,22 +19,27 @@ class ProjectDialogs:
         self.session, self.parent = session, parent
 
     def new_project(self) -> None:
-        start = str(projects_dir() / f"Untitled{SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self.parent, "New project", start, PROJECT_FILTER)
+        path, _ = file_dialogs.save_file(
+            self.parent, "projects", "New project", f"Untitled{SUFFIX}", PROJECT_FILTER,
+            projects_dir(),
+        )  # fmt: skip
         if path:
-            self.session.open(with_suffix(path), create=True)
+            self.session.open(with_suffix(str(path)), create=True)
 
     def open_project(self) -> None:
-        start = str(projects_dir())
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Open project", start, PROJECT_FILTER)
+        path = file_dialogs.open_file(
+            self.parent, "projects", "Open project", PROJECT_FILTER, start=None
+        )
         if path:
-            self.session.open(Path(path))
+            self.session.open(path)
 
     def save_project_as(self) -> None:
-        start = str(projects_dir())
-        path, _ = QFileDialog.getSaveFileName(self.parent, "Save project as", start, PROJECT_FILTER)
+        name = self.session.project.path.name if self.session.project else f"Untitled{SUFFIX}"
+        path, _ = file_dialogs.save_file(
+            self.parent, "projects", "Save project as", name, PROJECT_FILTER, projects_dir()
+        )
         if path:
-            self.session.save_as(with_suffix(path))
+            self.session.save_as(with_suffix(str(path)))
 
     def fill_recent(self, menu: QMenu) -> None:
         menu.clear()

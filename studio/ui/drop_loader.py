@@ -14,15 +14,19 @@ class _Relay(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, path: Path, context: Any, relay: _Relay, store: Any) -> None:
+    def __init__(
+        self, path: Path, context: Any, relay: _Relay, store: Any, data: bytes | None = None
+    ) -> None:
         super().__init__()
         self._path, self._context, self._relay, self._store = path, context, relay, store
+        self._data = data  # the encoded image itself (a paste), `path` only names it
 
     def run(self) -> None:
         from studio.core.images import ImageLoadError, load_image  # numpy: not at start-up
 
         try:
-            image = load_image(self._path)
+            source = self._data if self._data is not None else self._path
+            image = load_image(source, name=self._path.name)
             store = self._store
             stored = store(self._path, image, self._context) if store is not None else None
         except ImageLoadError as exc:
@@ -57,6 +61,11 @@ class DropLoader(QObject):
         for path in paths:
             self.pending += 1
             self._pool.start(_Task(Path(path), context, self._relay, self.store))
+
+    def load_bytes(self, name: str, data: bytes, context: Any = None) -> None:
+        """An image that is no file (a paste), decoded the same way."""
+        self.pending += 1
+        self._pool.start(_Task(Path(name), context, self._relay, self.store, data))
 
     def _done(self, *_: Any) -> None:
         self.pending -= 1

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from studio.core.project import SUFFIX
 from studio.ui.drop_loader import DropLoader
@@ -66,11 +66,11 @@ class FileDrops(QObject):
         self._drops: dict[str, _Drop] = {}
 
     def open_images(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self._parent, "Import images", str(Path.home()), IMAGE_FILTER
-        )
+        from studio.ui import file_dialogs
+
+        paths = file_dialogs.open_files(self._parent, "images", "Import images", IMAGE_FILTER)
         if paths:
-            self.load([Path(p) for p in paths], None)
+            self.load(paths, None)
 
     def load(self, files: list[Path], at: tuple[float, float] | None) -> None:
         """Decode `files` (two at a time) and keep them; they land together, laid out like
@@ -78,6 +78,27 @@ class FileDrops(QObject):
         drop = _Drop(uuid.uuid4().hex, at, len(files), self.session.project)
         self._drops[drop.id] = drop
         self.loader.load(files, drop.id)
+
+    def paste(self, at: QPointF | None) -> bool:
+        """What the clipboard holds: an image (kept as `pasted.png`) or copied files;
+        False, with a word, when it holds neither."""
+        from PySide6.QtCore import QBuffer, QIODevice
+        from PySide6.QtWidgets import QApplication
+
+        mime = QApplication.clipboard().mimeData()
+        if mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
+            self.drop([Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()], at)
+            return True
+        if not mime.hasImage():
+            self.status.emit("The clipboard holds no image to paste")
+            return False
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        QApplication.clipboard().image().save(buffer, "BMP")  # raw pixels: quick here
+        drop = _Drop(uuid.uuid4().hex, (at.x(), at.y()) if at else None, 1, self.session.project)
+        self._drops[drop.id] = drop
+        self.loader.load_bytes("pasted.png", bytes(buffer.data()), drop.id)
+        return True
 
     def drop(self, paths: list[Path], at: QPointF | None) -> None:
         models = [p for p in paths if is_model(p)]

@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -47,7 +46,8 @@ class PathField(QWidget):
         self.thumb.setText("drop")
         self.thumb.setVisible(images)
         self.edit = QLineEdit(str(spec.default or ""))
-        self.edit.setPlaceholderText("drop a file here or choose…")
+        self.edit.setPlaceholderText("drop a file")
+        self.edit.setToolTip("Drop a file here, paste its path, or choose one with …")
         self.edit.setClearButtonEnabled(True)
         browse = QToolButton()
         browse.setText("…")
@@ -66,11 +66,14 @@ class PathField(QWidget):
         self.edit.setText(str(value or ""))
 
     def _choose(self) -> None:
-        start = str(Path(self.value()).parent) if self.value() else str(Path.home())
+        from studio.ui import file_dialogs
+
+        start = Path(self.value()).parent if self.value() else None
         filters = IMAGE_FILTER if self._images else "All files (*)"
-        path, _ = QFileDialog.getOpenFileName(self, self._spec.title, start, filters)
+        purpose = "images" if self._images else "files"
+        path = file_dialogs.open_file(self, purpose, self._spec.title, filters, start=start)
         if path:
-            self.edit.setText(path)
+            self.edit.setText(str(path))
 
     def _on_text(self) -> None:
         self.edit.setToolTip(self.edit.text())

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from studio.core.export import ExportError, save_animation, save_image_as
 from studio.core.item_text import item_label
 from studio.core.project import Project
 from studio.core.registry import Registry
+from studio.ui import file_dialogs
 from studio.ui.canvas import CanvasView, Picture
 
 if TYPE_CHECKING:
@@ -118,16 +119,16 @@ class ItemActions(QObject):
     def delete(self, ids: list[int]) -> None:
         if self.project is not None and not self.project.read_only:
             self.undo_stack.push(_DeleteItems(self.project, list(ids)))
+            self.status.emit(f"Deleted {len(ids)} item(s); Ctrl+Z brings them back")
 
     def save_as(self, item_id: int) -> None:
         record = self.project.record(item_id)
         name = f"{record['generator']}-{record['seed']}.png"
-        path, _ = QFileDialog.getSaveFileName(
-            self._parent, "Save image", str(Path.home() / name), IMAGE_FILTER
-        )
+        path, _ = file_dialogs.save_file(self._parent, "saved images", "Save image", name,
+                                         IMAGE_FILTER)  # fmt: skip
         if path:
             image = self.project.image(item_id)
-            self._write(lambda: save_image_as(image, record, Path(path)))
+            self._write(lambda: save_image_as(image, record, path))
 
     def export_animation(self, item_id: int) -> None:
         frames = self._sequence_of(item_id)
@@ -135,13 +136,14 @@ class ItemActions(QObject):
             self.message.emit("Only strips (e.g. interpolations) can be animated.", "warning")
             return
         first = self.project.record(frames[0])
-        name = str(Path.home() / f"{first['generator']}-{first['seed']}.gif")
-        path, chosen = QFileDialog.getSaveFileName(
-            self._parent, "Export animation", name, "Animated GIF (*.gif);;Animated WebP (*.webp)"
+        name = f"{first['generator']}-{first['seed']}.gif"
+        kinds = "Animated GIF (*.gif);;Animated WebP (*.webp)"
+        path, chosen = file_dialogs.save_file(
+            self._parent, "saved images", "Export animation", name, kinds
         )
-        if not path:
+        if path is None:
             return
-        target = Path(path)
+        target = path
         if target.suffix.lower() not in (".gif", ".webp"):
             target = target.with_suffix(".webp" if "webp" in chosen.lower() else ".gif")
         images = [self.project.image(i) for i in frames]

@@ -71,7 +71,9 @@ class MainWindow(QMainWindow):
 
         unavailable = registry.unavailable_reasons(models_dir)
         generators = [g for g in registry.generators() if g.kind != "train"]
-        self.prompt_panel = PromptPanel(generators, unavailable, models_dir=models_dir)
+        self.prompt_panel = PromptPanel(generators, unavailable, models_dir=models_dir,
+                                        settings=settings)  # fmt: skip
+        self.prompt_panel.restore_current()
         self.gallery = GalleryPanel()
         self.queue_panel = QueuePanel()
         self.runner = JobRunner(executor, self)
@@ -90,7 +92,7 @@ class MainWindow(QMainWindow):
         self.mask_tool.undo_stack = self.undo_stack
         self.docks = ModelDocks(registry.generators(), unavailable, models_dir, self.jobs, self)
         self.train_panel, self.latent_map = self.docks.train_panel, self.docks.latent_map
-        self._dock(self.prompt_panel, "Generate", LEFT, 340)
+        self._dock(self.prompt_panel, "Generate", LEFT, 380)
         gallery_dock = self._dock(self.gallery, "Gallery", RIGHT, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
         if self.train_panel is not None:
@@ -123,12 +125,17 @@ class MainWindow(QMainWindow):
         self.resizeDocks([dock], [size], orientation)
         return dock
 
-    def _action(self, menu: Any, text: str, slot: Any, *keys: Any) -> QAction:
+    def _action(self, menu: Any, text: str, slot: Any, *keys: Any, canvas: bool = False) -> QAction:
+        """A menu entry; with `canvas`, its keys work on the canvas only (in a text field,
+        F is a letter and Ctrl+C copies text)."""
         action = QAction(text, self)
         if keys:
             action.setShortcuts([QKeySequence(k) for k in keys])
         action.triggered.connect(slot)
         menu.addAction(action)
+        if canvas:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.canvas.addAction(action)
         return action
 
     def _build_actions(self) -> None:
@@ -155,14 +162,15 @@ class MainWindow(QMainWindow):
         edit.addActions([undo, redo])
         edit.addSeparator()
         edit.addAction(self.canvas.delete_action)
-        self._action(edit, "Select &all", self._select_all, std.SelectAll)
+        self._action(edit, "&Copy image", self.canvas.copy_selected, std.Copy, canvas=True)
+        paste = lambda: self.files.paste(self.canvas.paste_point())  # noqa: E731
+        self._action(edit, "&Paste image", paste, std.Paste, canvas=True)
+        self._action(edit, "Select &all", self.canvas.select_all, std.SelectAll)
         edit.addSeparator()
         self._action(edit, "&Preferences…", self.show_preferences, "Ctrl+,")
 
         view = bar.addMenu("&View")
-        fit = self._action(view, "&Fit to view", self.canvas.fit_all, "F")
-        fit.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # not in fields
-        self.canvas.addAction(fit)
+        self._action(view, "&Fit to view", self.canvas.fit_all, "F", canvas=True)
         self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), std.ZoomIn)
         self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), std.ZoomOut)
         self._action(view, "&Actual size", self.canvas.reset_zoom, "Ctrl+0")
@@ -224,7 +232,7 @@ class MainWindow(QMainWindow):
         self.files.unkept.connect(
             lambda path, image, _at: self.canvas.add_images([(image, None, path.name)])
         )
-        self.docks.models_changed.connect(self.refresh_model_choices)
+        self.docks.models_changed.connect(self.prompt_panel.refresh_model_choices)
 
     # -- jobs
 
@@ -282,20 +290,13 @@ class MainWindow(QMainWindow):
     def show_preferences(self) -> None:
         from studio.ui.preferences import PreferencesDialog
 
-        dialog = PreferencesDialog(
-            self.settings, self.executor, self, generators=self.registry.generators()
-        )
-        dialog.models_changed.connect(self.refresh_model_choices)
+        dialog = PreferencesDialog(self.settings, self.executor, self, self.registry.generators())
+        dialog.models_changed.connect(self.prompt_panel.refresh_model_choices)
         dialog.exec()
-
-    def refresh_model_choices(self) -> None:
-        """Re-read the models every form offers (after model folders changed)."""
-        for form in self.prompt_panel.built_forms():
-            form.refresh_choices()
 
     def add_models(self, paths: list[Path]) -> None:
         self.files.add_models(paths)
-        self.refresh_model_choices()
+        self.prompt_panel.refresh_model_choices()
         self.prompt_panel.select("text_to_image")
 
     # -- projects
@@ -312,10 +313,6 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Opened {project.path}")
         if self.canvas.image_items():
             self.canvas.fit_all()
-
-    def _select_all(self) -> None:
-        for item in self.canvas.image_items():
-            item.setSelected(True)
 
     # -- dialogs
 
@@ -339,6 +336,7 @@ class MainWindow(QMainWindow):
         if self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
+            self.prompt_panel.save_values()
         self.jobs.shutdown()  # unfinished jobs stay in their projects' stored queues
         self.files.wait()
         self.docks.shutdown()

@@ -10,7 +10,6 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import config
+from studio.ui import file_dialogs
 
 THREADS_KEY = "compute/threads"
 
@@ -125,18 +125,17 @@ class PreferencesDialog(QDialog):
             self.model_list.addItem(str(path))
 
     def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a model folder", str(Path.home()))
+        folder = file_dialogs.folder(self, "models", "Add a model folder")
         if folder:
-            self.add_model_path(Path(folder))
+            self.add_model_path(folder)
 
     def _add_install(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self,
-            "Add an existing install (AUTOMATIC1111, Forge, ComfyUI, InvokeAI, Fooocus)",
-            str(Path.home()),
-        )
+        folder = file_dialogs.folder(
+            self, "installs", "Add an existing install (AUTOMATIC1111, Forge, ComfyUI, InvokeAI, "
+            "Fooocus)",
+        )  # fmt: skip
         if folder:
-            self.add_install(Path(folder))
+            self.add_install(folder)
 
     def add_install(self, path: Path) -> bool:
         """Add the model folders of another tool's install; False (and a word why) if `path`
@@ -166,11 +165,11 @@ class PreferencesDialog(QDialog):
         return False
 
     def _add_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Add a model file", str(Path.home()), "Models (*.safetensors *.ckpt)"
+        path = file_dialogs.open_file(
+            self, "models", "Add a model file", "Models (*.safetensors *.ckpt)"
         )
         if path:
-            self.add_model_path(Path(path))
+            self.add_model_path(path)
 
     def accept(self) -> None:
         value = self.threads.value()

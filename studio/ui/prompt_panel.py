@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
@@ -18,6 +19,9 @@ from PySide6.QtWidgets import (
 
 from studio.core.generator import Generator, ParamError, Request
 from studio.ui.param_form import ParamForm
+
+FORMS_KEY = "forms"
+SAVE_DELAY_MS = 500
 
 
 class PromptPanel(QWidget):
@@ -32,8 +36,14 @@ class PromptPanel(QWidget):
         unavailable: dict[str, str],
         parent: QWidget | None = None,
         models_dir: Any = None,
+        settings: QSettings | None = None,
     ) -> None:
         super().__init__(parent)
+        self.settings = settings  # each form's values are kept here, so a restart keeps them
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_values)
         self.generators = {g.id: g for g in generators}
         self.unavailable = dict(unavailable)
         self.picker = QComboBox()
@@ -105,7 +115,45 @@ class PromptPanel(QWidget):
             )
             self._form_of[gid] = form
             self.forms.addWidget(form)
+            self._restore_values(gid, form)
+            form.changed.connect(self._save_timer.start)
         return self._form_of[gid]
+
+    def save_values(self) -> None:
+        """Keep every built form's values (and which generator is picked) in the settings."""
+        self._save_timer.stop()
+        if self.settings is None:
+            return
+        for gid, form in self._form_of.items():
+            try:
+                text = json.dumps(form.values())
+            except (TypeError, ValueError):  # a value that is no JSON: not kept
+                continue
+            self.settings.setValue(f"{FORMS_KEY}/{gid}", text)
+        if self.current_id:
+            self.settings.setValue(f"{FORMS_KEY}/current", self.current_id)
+
+    def restore_current(self) -> None:
+        """Pick the generator that was picked when Studio last closed."""
+        if self.settings is not None:
+            self.select(str(self.settings.value(f"{FORMS_KEY}/current") or ""))
+
+    def _restore_values(self, gid: str, form: ParamForm) -> None:
+        if self.settings is None:
+            return
+        text = self.settings.value(f"{FORMS_KEY}/{gid}")
+        try:
+            values = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            values = None
+        if isinstance(values, dict):
+            known = {p.name for p in form.params}
+            form.set_values({k: v for k, v in values.items() if k in known})
+
+    def refresh_model_choices(self) -> None:
+        """Re-read the models every built form offers (after model folders changed)."""
+        for form in self._form_of.values():
+            form.refresh_choices()
 
     def built_forms(self) -> list[ParamForm]:
         """The forms built so far (the others will read fresh choices when built)."""

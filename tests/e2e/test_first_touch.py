@@ -224,3 +224,31 @@ def test_queue_rows_with_other_settings_are_told_apart(window, qtbot, fakes):
     assert titles[0] != titles[1]
     assert titles[0].endswith("size 16") and titles[1].endswith("size 32")
     window.jobs.resume()
+
+
+def test_copy_a_canvas_picture_and_paste_it_back_as_a_new_one(window, qtbot, project):
+    from PySide6.QtWidgets import QApplication
+
+    key = project.add_image(_image(), "teal.png")
+    item = window.canvas.item_for_key(key)
+    item.setSelected(True)
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus)
+    QTest.keyClick(window.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (300, 200)
+    QTest.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(window.canvas.image_items()) == 2, timeout=10_000)
+    pasted = next(i for i in window.canvas.image_items() if i is not item)
+    assert pasted.label == "pasted.png" and project.count() == 2
+    assert pasted.pixmap().toImage().pixelColor(5, 5) == copied.pixelColor(5, 5)
+
+
+def test_paste_with_nothing_to_paste_says_so(window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.clipboard().setText("just words")
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus)
+    QTest.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert "no image to paste" in window.status_label.text()

@@ -236,3 +236,18 @@ def test_export_from_the_window_keeps_metadata(window, qtbot, project, tmp_path)
     assert report.error is None and len(report.written) == 1
     with Image.open(report.written[0]) as image:
         assert image.format == "WEBP" and read_studio_record(image)["seed"] == 60
+
+
+def test_the_window_opens_on_a_project_named_on_the_command_line(
+    qtbot, models_dir, fakes, tmp_path
+):
+    from studio.app import open_first_project
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = second_window(qtbot, models_dir, fakes, None, settings)
+    open_first_project(window, tmp_path / "new.studio")
+    assert window.session.project.path == tmp_path / "new.studio"
+    (tmp_path / "bad.studio").write_text("not a project")
+    open_first_project(window, tmp_path / "bad.studio")  # refused: the last one opens instead
+    assert window.session.project.path == tmp_path / "new.studio"
+    assert "not a Studio project" in window.banner.label.text()
