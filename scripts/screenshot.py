@@ -65,14 +65,14 @@ def prepare_style(window, form, then) -> None:  # noqa: ANN001
     samples.photo(1200, 800).save(photo)
     samples.painting().save(painting)
 
-    def loaded(_path, _image, _at, _key) -> None:  # noqa: ANN001
+    def loaded(_project, _ids, _at) -> None:  # noqa: ANN001
         item = window.canvas.image_items()[0]
         window.inputs.use(item, "style_transfer", "image")
         form.set_values({"style_image": str(painting)})
         then()
 
-    window.files.loader.loaded.connect(loaded)
-    window.files.loader.load([photo], None)
+    window.files.images_in.connect(loaded)
+    window.files.load([photo], None)
 
 
 def prepare_t2i(window, then) -> None:  # noqa: ANN001

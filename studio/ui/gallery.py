@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.project import ItemRow, ItemsAdded, Project
+from studio.core.project import ItemRow, ItemsAdded, Project, ProjectError
 
 THUMB = 112
+CELL = QSize(THUMB + 8, THUMB + 24)
 CACHE = 4000  # thumbnails kept in memory (about 30 KB each)
 Index = QModelIndex | QPersistentModelIndex
 
@@ -122,15 +123,20 @@ class GalleryModel(QAbstractListModel):
             return f"{row.generator} · seed {row.seed}\n{row.width}×{row.height}\n{row.caption}"
         if role == self.KeyRole:
             return row.id
+        if role == Qt.ItemDataRole.SizeHintRole:  # every cell a whole thumbnail and its line
+            return CELL
         return None
 
     def thumbnail(self, item_id: int) -> QPixmap:
         pixmap = self._thumbs.get(item_id)
         if pixmap is None:
             pixmap = QPixmap()
-            if self.project is not None:
-                pixmap.loadFromData(self.project.thumbnail(item_id))
-                pixmap = _enlarged(pixmap)
+            try:
+                if self.project is not None:
+                    pixmap.loadFromData(self.project.thumbnail(item_id))
+                    pixmap = _enlarged(pixmap)
+            except (KeyError, ProjectError):  # gone, or its project closed: a blank cell
+                return QPixmap()
             self._thumbs[item_id] = pixmap
             if len(self._thumbs) > CACHE:
                 self._thumbs.popitem(last=False)
@@ -143,9 +149,16 @@ class GalleryModel(QAbstractListModel):
 
 
 def _enlarged(pixmap: QPixmap) -> QPixmap:
-    """A tiny image (a 28 px digit) shown a whole number of times larger, crisp, to fill most
-    of its cell instead of a speck in it."""
+    """The thumbnail fitted to its cell: a larger one scaled down (smooth); a tiny one (a 28 px
+    digit) shown a whole number of times larger, crisp, instead of a speck."""
     side = max(pixmap.width(), pixmap.height())
+    if side > THUMB:
+        return pixmap.scaled(
+            THUMB,
+            THUMB,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
     factor = THUMB // side if side else 1
     if factor < 2:
         return pixmap
@@ -204,9 +217,10 @@ class GalleryPanel(QWidget):
         self.view.setModel(self.model)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(THUMB, THUMB))
-        self.view.setGridSize(QSize(THUMB + 14, THUMB + 40))  # room for two lines of caption
-        self.view.setWordWrap(True)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "frame 10/12", not "frame 1…"
+        self.view.setGridSize(QSize(THUMB + 14, THUMB + 30))
+        # One line under each picture, shortened in the middle: "frame 10/12" stays whole,
+        # a long prompt keeps its start and end (the tooltip has all of it).
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)

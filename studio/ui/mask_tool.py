@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QBuffer, QIODevice, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
+    QFrame,
     QGraphicsItem,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
-    QToolBar,
     QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 if TYPE_CHECKING:
@@ -124,23 +127,30 @@ def _unpack(data: bytes) -> QImage:
     return image.convertToFormat(QImage.Format.Format_Grayscale8)
 
 
-class MaskTool(QToolBar):
-    """The toolbar and mouse handling while a mask is painted on one item."""
+class MaskTool(QFrame):
+    """The mask bar (two rows floating over the canvas's corner) and the mouse handling while
+    a mask is painted on one item."""
 
     finished = Signal(object, object)  # image item, PIL mask (feathered) or None if cancelled
     status = Signal(str)  # why a mask was not used
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__("Mask", parent)
+        super().__init__(parent)
         self.setObjectName("mask_toolbar")
         self.setAutoFillBackground(True)  # readable over the picture it floats above
         self.setStyleSheet("#mask_toolbar { border: 1px solid #4d5560; border-radius: 4px; }")
+        self._rows = [QHBoxLayout(), QHBoxLayout()]
+        column = QVBoxLayout(self)
+        column.setContentsMargins(8, 4, 8, 4)
+        for row in self._rows:
+            column.addLayout(row)
         self.item: ImageItem | None = None
         self.overlay: MaskItem | None = None
         self.undo_stack: QUndoStack | None = None  # strokes go on the canvas's stack
         self._last: QPointF | None = None
         self._before: QImage | None = None
-        self.addWidget(QLabel("  Inpainting mask:  "))
+        self._row = 0
+        self.addWidget(QLabel("Inpainting mask:"))
         self.brush = QToolButton()
         self.brush.setText("Brush")
         self.brush.setCheckable(True)
@@ -152,8 +162,10 @@ class MaskTool(QToolBar):
         self.eraser.toggled.connect(lambda on: self.brush.setChecked(not on))
         self.addWidget(self.brush)
         self.addWidget(self.eraser)
+        self._row = 1
         self.size = self._slider("Size", 2, 400, 40)
         self.feather = self._slider("Feather", 0, 100, 8)
+        self._row = 0
         clear = QPushButton("Clear")
         clear.clicked.connect(self.clear)
         self.use = QPushButton("Use mask")
@@ -163,10 +175,15 @@ class MaskTool(QToolBar):
         cancel.clicked.connect(self.cancel)
         for widget in (clear, self.use, cancel):
             self.addWidget(widget)
+        for row in self._rows:
+            row.addStretch(1)
         self.hide()
 
+    def addWidget(self, widget: QWidget) -> None:  # noqa: N802 - as QToolBar names it
+        self._rows[self._row].addWidget(widget)
+
     def _slider(self, label: str, low: int, high: int, value: int) -> QSlider:
-        self.addWidget(QLabel(f"  {label} "))
+        self.addWidget(QLabel(label))
         slider = QSlider(Qt.Orientation.Horizontal)
         slider.setRange(low, high)
         slider.setValue(value)
