@@ -9,7 +9,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from studio.core.devices import DEVICE_CHOICES
-from studio.core.models import data_dir
+from studio.core.paths import data_dir
 
 WARM_UP_DELAY_MS = 400  # after the first paint, before a user can reach Generate
 
@@ -38,7 +38,7 @@ def create_window(settings=None, open_project=False):  # noqa: ANN001, ANN201 - 
     With `open_project`, reopen the last project (or make a new one) before returning; the
     app itself does that just after the first paint instead, so the window shows at once.
     """
-    from studio.core.models import models_dir
+    from studio.core.paths import models_dir
     from studio.core.registry import default_registry
     from studio.ui.main_window import MainWindow
 
@@ -71,7 +71,7 @@ def make_executor(registry, preference: str, threads: int):  # noqa: ANN001, ANN
     model's memory by ending."""
     from studio.core import devices
     from studio.core.jobs import Executor
-    from studio.core.models import models_dir
+    from studio.core.paths import models_dir
     from studio.core.worker_process import ProcessExecutor
 
     if os.environ.get("STUDIO_WORKER", "process") == "thread":
@@ -90,7 +90,7 @@ def open_first_project(window, project: Path | None = None) -> None:  # noqa: AN
 
 
 def open_last_project(window) -> None:  # noqa: ANN001
-    from studio.core.models import projects_dir
+    from studio.core.paths import projects_dir
     from studio.core.project import SUFFIX
 
     window.session.open_startup(projects_dir() / f"Untitled{SUFFIX}")

@@ -14,6 +14,7 @@ from studio.core.generator import (
     GeneratorError,
     ImageParam,
     IntParam,
+    Kind,
     Request,
     Result,
     SeedParam,
@@ -97,7 +98,7 @@ class Trainer(Generator):
 
     id = "fake_train"
     title = "Fake training"
-    kind = "train"
+    kind = Kind.TRAIN
     params = (IntParam(name="epochs", default=3, minimum=1, maximum=100), SeedParam(name="seed"))
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -155,6 +156,8 @@ class Mapped(SolidColour):
         ChoiceParam(name="mode", choices=("sample", "reconstruct")),
         ImageParam(name="image", optional=True),
     )
+
+    offers_latent_space = True
 
     def latent_space(self, models_dir):
         return Space()

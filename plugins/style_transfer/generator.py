@@ -129,6 +129,35 @@ class StyleTransfer(Generator):
         self._torch: dict[tuple, Any] = {}
         self._vectors: dict[tuple, Any] = {}
 
+    # -- what the window and the CLI ask
+
+    def caption(self, result: Any) -> str:
+        """The photo's name and what restyled it: the painting's name, or the built-in
+        style(s)."""
+        params = result.params
+        photo = Path(str(params.get("image") or "photo").replace("\\", "/")).stem
+        if params.get("model") == BUILTIN:
+            spec = self.param("styles")
+            names = [STYLE_NAMES[i] for i, _w in spec.weights(params.get("styles", "0"))]
+            return f"{photo} · {' + '.join(names)}"[:40]
+        painting = params.get("style_image")
+        if painting:
+            return f"{photo} · {Path(str(painting).replace(chr(92), '/')).stem}"[:40]
+        return photo[:40]
+
+    def complete(self, values: Any) -> dict[str, Any]:
+        """Built-in style numbers without a model take the built-in network; a painting given
+        for a model that takes none (the built-in styles, a fast-neural-style checkpoint)
+        switches to the network that does: 'Any painting'."""
+        values = dict(values)
+        if "model" not in values and values.get("styles") and not values.get("style_image"):
+            values["model"] = BUILTIN
+        model = str(values.get("model") or ARBITRARY)
+        takes_painting = model == ARBITRARY or Path(model).is_dir() or model.endswith("decoder.pth")
+        if values.get("style_image") and not takes_painting:
+            values["model"] = ARBITRARY
+        return values
+
     # -- discovery
 
     def unavailable_reason(self, models_dir: Any) -> str | None:

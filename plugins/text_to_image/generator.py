@@ -210,6 +210,30 @@ class TextToImage(Generator):
     def entries(self, models_dir: Any) -> list[discovery.ModelEntry]:
         return discovery.scan(_roots(models_dir))
 
+    def accepts_model(self, path: Path) -> bool:
+        """A diffusers folder, or a checkpoint, LoRA, embedding or VAE file."""
+        path = Path(path)
+        if path.is_dir():
+            return (path / "model_index.json").is_file()
+        return path.suffix.lower() in (".safetensors", ".ckpt")
+
+    def describe_models(self, models_dir: Path) -> list[str]:
+        """The text-to-image models and LoRAs in the user's model folders, and the HF cache."""
+        entries = self.entries(models_dir)
+        loras = self.choices_for(self.param("lora"), models_dir)
+        if not entries and not loras:
+            return ["No text-to-image models found: add model folders in Edit → Preferences, "
+                    "or set STUDIO_MODEL_PATHS."]  # fmt: skip
+        lines = ["Text-to-image models:"]
+        for entry in entries:
+            lines.append(f"  {entry.label}  [{entry.kind}]\n      {entry.path}")
+            if entry.problem:
+                lines.append(f"      cannot load: {entry.problem}")
+            elif entry.variant:
+                lines.append(f"      single file: Studio's {entry.variant} configuration")
+        lines += [f"  LoRA {label}\n      {path}" for path, label in loras]
+        return lines
+
     def choices_for(self, spec: Param, models_dir: Any) -> list[tuple[str, str]]:
         from . import library
 

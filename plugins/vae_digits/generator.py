@@ -36,6 +36,7 @@ class VaeDigits(Generator):
     version = "1.0"
     method = "VAE decoder"
     description = "Handwritten digits from a VAE trained by Studio on MNIST. Same seed, same digit."
+    offers_latent_space = True  # the 2-D model, on the latent map
     params = (
         ModelParam(
             name="model",

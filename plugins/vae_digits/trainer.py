@@ -12,6 +12,7 @@ from studio.core.generator import (
     FloatParam,
     Generator,
     IntParam,
+    Kind,
     Request,
     Result,
     SeedParam,
@@ -31,7 +32,7 @@ class VaeTrainer(Generator):
     title = "Train VAE digits"
     version = "1.0"
     method = "Adam"
-    kind = "train"  # listed in the Train panel, not the generator picker
+    kind = Kind.TRAIN  # listed in the Train panel, not the generator picker
     description = (
         "Trains a VAE on 4,500 MNIST digits, plotting the loss terms and redrawing the map every "
         "epoch; the result becomes a model of 'VAE digits'."

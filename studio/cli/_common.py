@@ -83,7 +83,7 @@ class Interrupt:
 
 
 def generator_of(registry: Any, name: str) -> Any:
-    from studio.core.models import models_dir
+    from studio.core.paths import models_dir
 
     try:
         generator = registry.get(name)
@@ -121,7 +121,7 @@ def progress_bar(quiet: bool, title: str, unit: str = "img") -> Any:
 
 def executor_for(registry: Any, device: Any, threads: int = 0) -> Any:
     from studio.core.jobs import Executor
-    from studio.core.models import models_dir
+    from studio.core.paths import models_dir
 
     return Executor(registry.get, lambda: device, models_dir(), threads)
 

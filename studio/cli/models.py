@@ -25,35 +25,20 @@ def add_parser(sub: Any) -> None:
 
 
 def _list_user_models(root: Path) -> None:
-    """Your own text-to-image models and LoRAs (model folders, the Hugging Face cache)."""
+    """What each available generator found of the user's own models."""
     from studio.core.registry import default_registry
 
-    try:
-        generator = default_registry().get("text_to_image")
-    except KeyError:
-        return
-    if generator.unavailable_reason(root):
-        return
-    entries = generator.entries(root)
-    loras = [(str(p), label) for p, label in generator.choices_for(generator.param("lora"), root)]
-    if not entries and not loras:
-        print("No text-to-image models found: add model folders in Edit → Preferences, or set "
-              "STUDIO_MODEL_PATHS.")  # fmt: skip
-        return
-    print("Text-to-image models:")
-    for entry in entries:
-        print(f"  {entry.label}  [{entry.kind}]\n      {entry.path}")
-        if entry.problem:
-            print(f"      cannot load: {entry.problem}")
-        elif entry.variant:
-            print(f"      single file: Studio's {entry.variant} configuration")
-    for path, label in loras:
-        print(f"  LoRA {label}\n      {path}")
+    for generator in default_registry().generators():
+        if not generator.unavailable_reason(root):
+            for line in generator.describe_models(root):
+                print(line)
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.models import format_size, installed_models, models_dir
+    from studio.core.model_cards import installed_models
+    from studio.core.paths import models_dir
     from studio.core.registry import default_registry
+    from studio.core.sizes import format_size
 
     root = models_dir()
     if args.models_command == "add":
@@ -114,7 +99,7 @@ def _add_models(path: Path) -> int:
 
 
 def run_plugins(_args: argparse.Namespace) -> int:
-    from studio.core.models import models_dir
+    from studio.core.paths import models_dir
     from studio.core.registry import default_registry
 
     registry = default_registry()

@@ -60,7 +60,7 @@ def _list(project: Any, stored: list) -> None:
 
 
 def _run(project: Any, stored: list, args: argparse.Namespace) -> int:
-    from studio.core.models import models_dir
+    from studio.core.paths import models_dir
     from studio.core.registry import default_registry
 
     registry = default_registry()

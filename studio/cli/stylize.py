@@ -20,8 +20,10 @@ from studio.cli._common import (
     executor_for,
     generator_of,
     open_project,
+    parse_settings,
     run_entries,
 )
+from studio.core.params import MixParam, ModelParam
 
 _MIX = re.compile(r"[\d\s.:,;]+")
 
@@ -47,16 +49,19 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
     p.add_argument("--recursive", "-r", action="store_true", help="also search sub-folders")
-    p.add_argument("--strength", type=float, default=1.0, help="0 (the photo) to 1 (default)")
-    p.add_argument("--keep-colours", action="store_true", help="keep the photo's colours")
+    p.add_argument("--strength", type=float, help="0 (the photo) to 1 (the default)")
+    p.add_argument(
+        "--keep-colours", action="store_const", const=True, help="keep the photo's colours"
+    )
     p.add_argument(
         "--max-side",
         type=int,
-        default=0,
         choices=(0, 4096, 2048, 1024, 512),
         help="cap the longer side: 4096, 2048, 1024 or 512 (default 0: the photo's own size)",
     )
-    p.add_argument("--detail", choices=("fine", "medium", "coarse"), default="fine")
+    p.add_argument("--detail", choices=("fine", "medium", "coarse"), help="default: fine")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set any other parameter of the generator; repeatable")  # fmt: skip
     p.add_argument("--name", default=DEFAULT_TEMPLATE, help="file name template (as export)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     p.add_argument("--device", default=os.environ.get("STUDIO_DEVICE", "auto"))
@@ -69,21 +74,38 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def style_values(style: str | None, model: str | None) -> dict[str, Any]:
-    """The generator's values for --style and --model."""
+def restyler(registry: Any) -> Any:
+    """The first generator that restyles a content image with a style image (by the roles of
+    its ImageParams), or a usage error saying none is installed."""
+    for generator in registry.generators():
+        if generator.image_param("content") and generator.image_param("style"):
+            return generator_of(registry, generator.id)
+    raise UsageError("no generator here restyles one image with another")
+
+
+def style_values(generator: Any, style: str | None, model: str | None) -> dict[str, Any]:
+    """The generator's values for --style and --model: a painting goes to its style image,
+    style numbers to its blend of built-in styles (a MixParam), a model file or folder to its
+    model; the generator completes what they imply (`Generator.complete`)."""
+    values: dict[str, Any] = {}
+    models = [p for p in generator.params if isinstance(p, ModelParam)]
+    mixes = [p for p in generator.params if isinstance(p, MixParam)]
     if model:
-        values: dict[str, Any] = {"model": str(Path(model).expanduser())}
-        if style:
-            values["style_image"] = str(Path(style).expanduser())
-        return values
-    if not style:
+        if not models:
+            raise UsageError(f"{generator.title} takes no model file")
+        values[models[0].name] = str(Path(model).expanduser())
+    if style and mixes and _MIX.fullmatch(style) and not Path(style).exists():
+        values[mixes[0].name] = style
+    elif style:
+        path = Path(style).expanduser()
+        if not path.is_file():
+            count = len(mixes[0].labels) if mixes else 0
+            numbers = f" nor a style number 0-{count - 1}" if count else ""
+            raise UsageError(f"--style '{style}' is neither an image file{numbers}")
+        values[generator.image_param("style").name] = str(path)
+    elif not model:
         raise UsageError("--style is required: a painting file, or a built-in style such as 7")
-    if _MIX.fullmatch(style) and not Path(style).exists():
-        return {"model": "builtin", "styles": style}
-    path = Path(style).expanduser()
-    if not path.is_file():
-        raise UsageError(f"--style '{style}' is neither an image file nor a style number 0-25")
-    return {"model": "arbitrary", "style_image": str(path)}
+    return generator.complete(values)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,17 +121,23 @@ def _stylize(args: argparse.Namespace) -> int:
     from studio.core.registry import default_registry
 
     registry = default_registry()
-    generator = generator_of(registry, "style_transfer")
-    base = style_values(args.style, args.model)
-    base.update(
-        strength=args.strength,
-        keep_colours=args.keep_colours,
-        max_side=args.max_side,
-        detail=args.detail,
-    )
+    generator = restyler(registry)
+    content = generator.image_param("content").name
+    base = style_values(generator, args.style, args.model)
+    flags = {"strength": args.strength, "keep_colours": args.keep_colours,
+             "max_side": args.max_side, "detail": args.detail}  # fmt: skip
+    for name, value in [*flags.items(), *parse_settings(args.set).items()]:
+        if value is None:
+            continue
+        try:
+            base[name] = generator.param(name).parse(str(value))
+        except KeyError:
+            raise UsageError(f"{generator.title} has no {name.replace('_', ' ')}") from None
+        except ParamError as exc:
+            raise UsageError(str(exc)) from None
     try:
         template_tokens(args.name)
-        generator.make_request({**base, "image": "check.png"})
+        generator.make_request({**base, content: "check.png"})
         out = check_writable(args.out)
     except (ParamError, ExportError) as exc:
         raise UsageError(str(exc)) from None
@@ -122,7 +150,7 @@ def _stylize(args: argparse.Namespace) -> int:
     when, batch = time.time(), uuid.uuid4().hex
     entries = [
         QueueEntry(
-            request := generator.make_request({**base, "image": str(path)}),
+            request := generator.make_request({**base, content: str(path)}),
             generator.summary(request),
             output=Output(str(out), args.name, number, when),
             batch=batch,

@@ -30,13 +30,14 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run a trainer generator (`<name>_train`, or one of kind "train"); the trainer saves the
     model itself."""
+    from studio.core.generator import Kind
     from studio.core.jobs import Job
     from studio.core.registry import default_registry
 
     registry = default_registry()
     name = f"{args.generator}_train" if f"{args.generator}_train" in registry else args.generator
     trainer = generator_of(registry, name)
-    if trainer.kind != "train":
+    if trainer.kind != Kind.TRAIN:
         raise UsageError(f"{trainer.title} is not something to train; try `studio generate`")
     args.count = None
     request = build_request(trainer, args)

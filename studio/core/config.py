@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from studio.core.models import data_dir
+from studio.core.paths import data_dir
 
 FILE = "config.json"
 MODEL_PATHS_ENV = "STUDIO_MODEL_PATHS"  # os.pathsep-separated, added to the configured ones

@@ -7,26 +7,70 @@ imports inside `Generator.load`, which runs on the worker thread.
 
 from __future__ import annotations
 
+import enum
 import json
-import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from studio.core.devices import Device
 
-SEED_MAX = 2**64 - 1  # ComfyUI and Fooocus write seeds this large
-RANDOM_SEED_MAX = 2**32 - 1  # where random seeds are drawn: every tool takes these (InvokeAI
-# allows no more), so an image made with one can be remade elsewhere
+from studio.core.params import (  # re-exported: plugins import the specs from here
+    RANDOM_SEED_MAX,
+    SEED_MAX,
+    BoolParam,
+    ChoiceParam,
+    FloatParam,
+    ImageParam,
+    IntParam,
+    MixParam,
+    ModelParam,
+    Param,
+    ParamError,
+    SeedParam,
+    TextParam,
+    random_seed,
+    seed32,
+    seed_at,
+)
 
+CAPTION_CHARS = 40
 
-class ParamError(ValueError):
-    """A parameter value that its spec rejects; the message names the parameter."""
+__all__ = [
+    "CAPTION_CHARS",
+    "Kind",
+    "LatentSpace",
+    "BoolParam",
+    "Cancelled",
+    "ChoiceParam",
+    "Context",
+    "ExistingInstall",
+    "FloatParam",
+    "Generator",
+    "GeneratorError",
+    "ImageParam",
+    "IntParam",
+    "MixParam",
+    "ModelParam",
+    "ModelSource",
+    "Param",
+    "ParamError",
+    "RANDOM_SEED_MAX",
+    "Request",
+    "Result",
+    "SEED_MAX",
+    "SeedParam",
+    "TextParam",
+    "random_seed",
+    "seed32",
+    "seed_at",
+]
 
 
 class Cancelled(Exception):  # noqa: N818 - reads as an event, like asyncio.CancelledError
@@ -35,296 +79,6 @@ class Cancelled(Exception):  # noqa: N818 - reads as an event, like asyncio.Canc
 
 class GeneratorError(RuntimeError):
     """A failure a user can act on (missing weights, bad input); shown without a traceback."""
-
-
-# ---------------------------------------------------------------- parameter specs
-
-
-@dataclass(frozen=True, kw_only=True)
-class Param:
-    """Base of all parameter specs: the single source of truth for one input of a generator.
-
-    name: key in `Request.params` and in `--set name=value` on the command line.
-    label: shown in the parameter panel. help: tooltip and `--help` text.
-    visible_when: optional (other_param, value) or (other_param, (value, value, ...)): the
-    parameter only applies then (the panel hides it; validation still fills its default).
-    hidden_when: the same form; the parameter applies except then.
-    """
-
-    name: str
-    label: str = ""
-    default: Any = None
-    help: str = ""
-    visible_when: tuple[str, Any] | None = None
-    hidden_when: tuple[str, Any] | None = None  # the opposite: applies except then
-
-    @property
-    def title(self) -> str:
-        return self.label or self.name.replace("_", " ").capitalize()
-
-    def validate(self, value: Any) -> Any:
-        """Return the value in canonical form, or raise ParamError."""
-        return value
-
-    def parse(self, text: str) -> Any:
-        """Parse a command-line string (`--set name=text`) and validate it."""
-        return self.validate(text)
-
-    def applies(self, params: Mapping[str, Any]) -> bool:
-        if self.hidden_when is not None and _matches(self.hidden_when, params):
-            return False
-        return self.visible_when is None or _matches(self.visible_when, params)
-
-    def _fail(self, message: str) -> ParamError:
-        return ParamError(f"{self.title} ({self.name}): {message}")
-
-
-def _matches(condition: tuple[str, Any], params: Mapping[str, Any]) -> bool:
-    other, wanted = condition
-    if isinstance(wanted, tuple | frozenset | set | list):
-        return params.get(other) in wanted
-    return params.get(other) == wanted
-
-
-@dataclass(frozen=True, kw_only=True)
-class IntParam(Param):
-    """A whole number in [minimum, maximum]."""
-
-    default: int = 0
-    minimum: int = 0
-    maximum: int = 100
-    step: int = 1
-    multiple: int = 1  # values must be multiples of this (e.g. 8 for image sizes)
-
-    def validate(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self._fail(f"expected a whole number, got {value!r}")
-        try:
-            number = int(value) if not isinstance(value, float) else value
-        except ValueError:
-            raise self._fail(f"expected a whole number, got {value!r}") from None
-        if isinstance(number, float):
-            if not number.is_integer():
-                raise self._fail(f"expected a whole number, got {value!r}")
-            number = int(number)
-        if not self.minimum <= number <= self.maximum:
-            raise self._fail(f"{number} is out of range {self.minimum}..{self.maximum}")
-        if number % self.multiple:
-            below = number - number % self.multiple
-            raise self._fail(
-                f"{number} is not a multiple of {self.multiple} (try {below} or "
-                f"{below + self.multiple})"
-            )
-        return number
-
-
-@dataclass(frozen=True, kw_only=True)
-class FloatParam(Param):
-    """A real number in [minimum, maximum]; `decimals` is a display hint."""
-
-    default: float = 0.0
-    minimum: float = 0.0
-    maximum: float = 1.0
-    step: float = 0.05
-    decimals: int = 2
-
-    def validate(self, value: Any) -> float:
-        if isinstance(value, bool):
-            raise self._fail(f"expected a number, got {value!r}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise self._fail(f"expected a number, got {value!r}") from None
-        if number != number or not self.minimum <= number <= self.maximum:
-            raise self._fail(f"{value} is out of range {self.minimum:g}..{self.maximum:g}")
-        return number
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChoiceParam(Param):
-    """One of a fixed set of values; `labels` (same order) are what the panel shows."""
-
-    choices: tuple[Any, ...] = ()
-    labels: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.labels and len(self.labels) != len(self.choices):
-            raise ValueError(f"{self.name}: labels and choices differ in length")
-        if self.default is None and self.choices:
-            object.__setattr__(self, "default", self.choices[0])
-
-    def label_of(self, value: Any) -> str:
-        if self.labels and value in self.choices:
-            return self.labels[self.choices.index(value)]
-        return str(value)
-
-    def validate(self, value: Any) -> Any:
-        if value in self.choices:
-            return value
-        for choice in self.choices:  # "256" on the command line means the int 256
-            if str(choice) == str(value):
-                return choice
-        for choice, label in zip(self.choices, self.labels, strict=False):  # or its label
-            if str(value).strip().lower() == label.lower():
-                return choice
-        allowed = ", ".join(str(c) for c in self.choices)
-        raise self._fail(f"{value!r} is not one of: {allowed}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TextParam(Param):
-    """Free text such as a prompt."""
-
-    default: str = ""
-    multiline: bool = False
-    max_length: int = 10_000
-
-    def validate(self, value: Any) -> str:
-        if not isinstance(value, str):
-            raise self._fail(f"expected text, got {value!r}")
-        if len(value) > self.max_length:
-            raise self._fail(f"is {len(value)} characters long; the limit is {self.max_length}")
-        return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class BoolParam(Param):
-    """On or off."""
-
-    default: bool = False
-
-    def validate(self, value: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise self._fail(f"expected true or false, got {value!r}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SeedParam(Param):
-    """A seed in [0, 2**64-1]; None (the default) means "pick one at random" (below 2**32)."""
-
-    default: int | None = None
-
-    def validate(self, value: Any) -> int | None:
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "random")):
-            return None
-        if isinstance(value, bool):
-            raise self._fail(f"expected a whole number or 'random', got {value!r}")
-        try:
-            seed = int(value)
-        except (TypeError, ValueError):
-            raise self._fail(f"expected a whole number or 'random', got {value!r}") from None
-        if not 0 <= seed <= SEED_MAX:
-            raise self._fail(f"{seed} is out of range 0..{SEED_MAX}")
-        return seed
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageParam(Param):
-    """An input image; the value is a file path. role: content, style, init or mask."""
-
-    role: str = "content"
-    optional: bool = False
-
-    def validate(self, value: Any) -> str | None:
-        if value in (None, ""):
-            if self.optional:
-                return None
-            raise self._fail("needs an image")
-        return str(value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class MixParam(Param):
-    """A weighted blend of some of `labels` (indices into them), written "7" or "3:0.5,12:0.5".
-
-    The value is that text in canonical form (weights normalised to sum 1, in index order);
-    `weights(value)` turns it into (index, weight) pairs. The panel shows a grid of previews
-    when the generator offers them (`Generator.choice_previews`).
-    """
-
-    default: str = "0"
-    labels: tuple[str, ...] = ()
-
-    def weights(self, value: str) -> list[tuple[int, float]]:
-        mix: dict[int, float] = {}
-        for part in str(value).replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            index_text, _, weight_text = part.partition(":")
-            try:
-                index = int(index_text)
-                weight = float(weight_text) if weight_text.strip() else 1.0
-            except ValueError:
-                raise self._fail(
-                    f"{part!r} is not 'index' or 'index:weight' (e.g. 7 or 3:0.5,12:0.5)"
-                ) from None
-            if not 0 <= index < len(self.labels):
-                raise self._fail(f"{index} is out of range 0..{len(self.labels) - 1}")
-            if not weight >= 0 or weight == float("inf"):
-                raise self._fail(f"weight {weight_text} must be a positive number")
-            mix[index] = mix.get(index, 0.0) + weight
-        total = sum(mix.values())
-        if total <= 0:
-            raise self._fail("pick at least one with a weight above 0")
-        return [(i, mix[i] / total) for i in sorted(mix) if mix[i] > 0]
-
-    def validate(self, value: Any) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise self._fail(f"expected text such as 7 or 3:0.5,12:0.5, got {value!r}")
-        pairs = self.weights(value)
-        if len(pairs) == 1:
-            return str(pairs[0][0])
-        return ",".join(f"{i}:{round(w, 4):g}" for i, w in pairs)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelParam(Param):
-    """A model file or folder of a given kind; the value is a path or a model name.
-    optional: the panel offers "None" first (e.g. a LoRA). scan: finding the choices reads
-    the disk (user folders of any size), so the panel lists them from a background thread."""
-
-    kind: str = ""
-    optional: bool = False
-    scan: bool = False
-
-    def validate(self, value: Any) -> str | None:
-        return None if value in (None, "") else str(value)
-
-
-# ---------------------------------------------------------------- request and result
-
-
-def random_seed() -> int:
-    """A fresh seed in [0, RANDOM_SEED_MAX]."""
-    return random.SystemRandom().randint(0, RANDOM_SEED_MAX)
-
-
-def seed_at(seed: int, index: int) -> int:
-    """The seed of image `index` of a batch starting at `seed` (wraps past SEED_MAX)."""
-    return (seed + index) % (SEED_MAX + 1)
-
-
-def seed32(seed: int) -> int:
-    """A 64-bit seed folded to the 32 bits that torch's CPU generator keeps.
-
-    `torch.Generator().manual_seed(s)` seeds its Mersenne Twister with the low 32 bits of `s`
-    only, so seeds that differ above bit 31 (0 and 2**32) would give the same numbers. This
-    adds the high half, times an odd constant, to the low half: seeds below 2**32 map to
-    themselves (the same pixels as ever), consecutive seeds (wrapping at SEED_MAX) and seeds
-    that differ in one half only always map apart. Use it for a generator's own noise; a
-    diffusion pipeline should take the seed as A1111 and ComfyUI do, unfolded.
-    """
-    high, low = divmod(int(seed) % (SEED_MAX + 1), 2**32)
-    return (low + high * 0x9E3779B9) % 2**32
 
 
 @dataclass(frozen=True)
@@ -381,6 +135,7 @@ class Result:
     device: str = ""  # filled in by the executor: same request + same device = same pixels
     created: float = field(default_factory=time.time)
     infotext: dict[str, Any] = field(default_factory=dict)
+    caption: str = ""  # the gallery's line for it; filled in by the executor (Generator.caption)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -428,7 +183,7 @@ class Context:
     def __init__(
         self,
         device: Device,
-        models_dir: Any,
+        models_dir: Path,
         progress: ProgressFn | None = None,
         is_cancelled: Callable[[], bool] | None = None,
         threads: int = 0,
@@ -457,6 +212,33 @@ class Context:
             raise Cancelled()
 
 
+class Kind(enum.StrEnum):
+    """What a generator is for: the window lists each kind in its own place."""
+
+    GENERATE = "generate"  # in the Generate panel's picker
+    TRAIN = "train"  # in the Train panel; `studio train`
+
+
+class LatentSpace(Protocol):
+    """A 2-D latent space the window's latent map explores (Qt-free; called from a thread of
+    the map's own)."""
+
+    def manifold(self, n: int) -> Image:
+        """The decoder's images on an n x n grid over `grid_extent(n)`, as one picture."""
+
+    def grid_extent(self, n: int) -> tuple[float, float]:
+        """The (low, high) latent coordinate of the grid, on both axes."""
+
+    def decode(self, points: Sequence[tuple[float, float]]) -> list[Image]: ...
+
+    def encode(self, image: Image) -> tuple[float, float]: ...
+
+    def reconstruct(self, image: Image) -> Image: ...
+
+    def heldout_points(self) -> list[tuple[float, float, int]]:
+        """(x, y, label) of held-out examples, drawn as coloured dots."""
+
+
 class Generator:
     """Base class of every generator plugin.
 
@@ -465,6 +247,10 @@ class Generator:
     worker thread before the first `run` on a device and its result is cached by the caller.
     `run(request, ctx)` returns the finished images; it calls `ctx.progress` and
     `ctx.check_cancelled` between steps and never returns a half-made image.
+
+    Everything the window or the CLI needs to know about a generator is asked through the
+    hooks below (or read from its `params`, e.g. which image field a canvas item fills, by
+    `ImageParam.role`), so a third-party plugin can do all that a built-in does.
     """
 
     id: ClassVar[str] = ""
@@ -472,31 +258,64 @@ class Generator:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     method: ClassVar[str] = ""  # the sampling method written into metadata (default: title)
-    kind: ClassVar[str] = "generate"  # "train": listed in the Train panel, not the picker
+    kind: ClassVar[Kind] = Kind.GENERATE
+    offers_latent_space: ClassVar[bool] = False  # True: `latent_space` returns a LatentSpace
     params: ClassVar[tuple[Param, ...]] = ()
 
-    def unavailable_reason(self, models_dir: Any) -> str | None:
+    def unavailable_reason(self, models_dir: Path) -> str | None:
         """Cheap check (no heavy imports) of whether the generator can run; None if it can."""
         return None
 
-    def latent_space(self, models_dir: Any) -> Any:
-        """A 2-D latent space to explore on the latent map, or None (the default).
-
-        The object (Qt-free, used from a background thread) offers `manifold(n)`,
-        `grid_extent(n) -> (lo, hi)`, `decode(points)`, `encode(image) -> (x, y)`,
-        `reconstruct(image)` and `heldout_points() -> [(x, y, label)]`.
-        """
+    def latent_space(self, models_dir: Path) -> LatentSpace | None:
+        """The 2-D latent space to explore on the latent map (with `offers_latent_space`);
+        may load a model: called from the map's own thread."""
         return None
 
-    def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
+    def caption(self, result: Result) -> str:
+        """The short line the gallery shows under one of this generator's results.
+
+        The default: the prompt, else the frame of a sequence, else the input images by file
+        name (the content image, and " · " the style image), else the seed."""
+        params = result.params
+        prompt = str(params.get("prompt", "") or "").strip()
+        if prompt:
+            return prompt[:CAPTION_CHARS]
+        if result.sequence:
+            _group, index, length = result.sequence
+            return f"frame {index + 1}/{length}"
+        names = [
+            PurePath(str(params[spec.name]).replace("\\", "/")).stem
+            for role in ("content", "style")
+            if (spec := self.image_param(role)) is not None and params.get(spec.name)
+        ]
+        return " · ".join(names)[:CAPTION_CHARS] if names else f"seed {result.seed}"
+
+    def accepts_model(self, path: Path) -> bool:
+        """Whether `path` (a file or folder the user dropped on the window or added as a
+        model) is a model this generator runs. Called on the UI thread: read a header at
+        most. The default accepts none."""
+        return False
+
+    def complete(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Values completed with what the given ones imply, e.g. the model that takes a style
+        image when one is set. Called when the window or the CLI fills image fields for the
+        user (a picture dragged onto another, `studio stylize`). The default changes nothing."""
+        return dict(values)
+
+    def describe_models(self, models_dir: Path) -> list[str]:
+        """Lines `studio models list` prints about the user's own models this generator
+        found (in the user's model folders), with what keeps one from loading. Default: none."""
+        return []
+
+    def model_choices(self, models_dir: Path) -> list[tuple[str, str]]:
         """(value, label) pairs a ModelParam offers in the window; empty for free text."""
         return []
 
-    def choices_for(self, spec: Param, models_dir: Any) -> list[tuple[str, str]]:
+    def choices_for(self, spec: Param, models_dir: Path) -> list[tuple[str, str]]:
         """The choices one ModelParam offers; by default `model_choices` for every one."""
         return self.model_choices(models_dir)
 
-    def choice_previews(self, name: str, models_dir: Any, side: int) -> list[Image] | None:
+    def choice_previews(self, name: str, models_dir: Path, side: int) -> list[Image] | None:
         """Small pictures of each label of MixParam `name` (called on a background thread,
         about `side` pixels), or None to show the labels as text."""
         return None
@@ -504,7 +323,7 @@ class Generator:
     def restore(
         self,
         values: Mapping[str, Any],
-        models_dir: Any,
+        models_dir: Path,
         carried: Mapping[str, Any] | None = None,
     ) -> tuple[dict[str, Any], list[str]]:
         """Adjust settings restored from an image before they fill the form.
@@ -518,7 +337,7 @@ class Generator:
         """
         return dict(values), []
 
-    def suggested_values(self, values: Mapping[str, Any], models_dir: Any) -> dict[str, Any]:
+    def suggested_values(self, values: Mapping[str, Any], models_dir: Path) -> dict[str, Any]:
         """Values the form takes while the user has not set them by hand, given the form's
         current `values`; asked again whenever a ModelParam changes (e.g. the image size the
         chosen model was made for). Called on the UI thread: read a file header at most.
@@ -554,8 +373,9 @@ class Generator:
                 return spec
         raise KeyError(f"{self.id} has no parameter '{name}'")
 
-    def defaults(self) -> dict[str, Any]:
-        return {spec.name: spec.default for spec in self.params}
+    def image_param(self, role: str) -> ImageParam | None:
+        """The first ImageParam with this role ("content", "style", "init", "mask")."""
+        return next((p for p in self.params if isinstance(p, ImageParam) and p.role == role), None)
 
     def make_request(self, values: Mapping[str, Any] | None = None) -> Request:
         """Validate `values` (missing keys take defaults) and fix the seed.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
-
 IMPORTED = "imported"  # the generator name of images a user dropped in
 
 
@@ -24,7 +22,11 @@ def search_text(record: dict) -> str:
 
 
 def caption_of(record: dict) -> str:
-    """The short line the gallery shows under a thumbnail."""
+    """The short line the gallery shows under a thumbnail: the one its generator gave it
+    (`Generator.caption`), else an imported image's name, a frame's place, its prompt or its
+    seed."""
+    if record.get("caption"):
+        return str(record["caption"])
     params = record.get("params", {})
     if record.get("generator") == IMPORTED:
         return str(params.get("name", "imported"))
@@ -32,16 +34,7 @@ def caption_of(record: dict) -> str:
     if sequence:
         return f"frame {sequence['index'] + 1}/{sequence['length']}"
     prompt = str(params.get("prompt", "")).strip()
-    if prompt:
-        return prompt[:40]
-    source = params.get("image")
-    if isinstance(source, str) and source:  # made from an input image: name it
-        style = params.get("style_image") if params.get("model") != "builtin" else None
-        text = PurePath(source.replace("\\", "/")).stem
-        if isinstance(style, str) and style:
-            text += " · " + PurePath(style.replace("\\", "/")).stem
-        return text[:40]
-    return f"seed {record.get('seed', '')}"
+    return prompt[:40] if prompt else f"seed {record.get('seed', '')}"
 
 
 def item_label(record: dict) -> str:

@@ -355,6 +355,7 @@ class Executor:
             result.device = result.device or job.device
             result.index = index
             result.created = made
+            result.caption = result.caption or generator.caption(result)
         if job.keep is not None:
             results = results[job.keep : job.keep + 1]
         job.results = results

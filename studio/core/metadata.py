@@ -133,6 +133,8 @@ def result_record(result: Result) -> dict[str, Any]:
         record["sequence"] = {"group": group, "index": index, "length": length}
     if result.infotext:
         record["infotext"] = dict(result.infotext)
+    if result.caption:
+        record["caption"] = result.caption
     inputs = input_files(result.params)
     if inputs:
         record["inputs"] = inputs

@@ -196,6 +196,6 @@ def _describe(exc: BaseException) -> str:
 
 def default_registry() -> Registry:
     """Built-ins, the user's plugin folder and installed entry points."""
-    from studio.core.models import plugins_dir
+    from studio.core.paths import plugins_dir
 
     return Registry().discover(BUILTIN_DIR, plugins_dir(), use_entry_points=True)

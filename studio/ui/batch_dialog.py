@@ -268,7 +268,7 @@ class BatchDialog(QDialog):
 
 class BatchDialogs(QObject):
     """One batch dialog per generator, opened for the current one (or, when it takes no
-    input image, the first generator that does)."""
+    input image, the first available generator that does)."""
 
     message = Signal(str, str)
 
@@ -281,10 +281,12 @@ class BatchDialogs(QObject):
         panel = self.panel
         generator = panel.generators.get(panel.current_id)
         if generator is None or content_param(generator) is None:
-            generator = panel.generators.get("style_transfer")
-            if generator is None:
+            takers = [g for g in panel.generators.values() if content_param(g) is not None]
+            ready = [g for g in takers if g.id not in panel.unavailable] or takers
+            if not ready:
                 self.message.emit("No generator here takes an input image", "warning")
                 return None
+            generator = ready[0]
             panel.select(generator.id)
         dialog = self.dialogs.get(generator.id)
         if dialog is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-from studio.core.models import projects_dir
+from studio.core.paths import projects_dir
 from studio.core.project import SUFFIX
 from studio.core.registry import Registry
 from studio.ui import file_dialogs

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from studio.core.models import data_dir
+from studio.core.paths import data_dir
 
 KEY = "folders/{}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QWidget
 
+from studio.core.generator import Generator
 from studio.core.project import SUFFIX
 from studio.ui.drop_loader import DropLoader
 
@@ -18,13 +20,6 @@ if TYPE_CHECKING:
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 PROJECT_FILTER = f"Studio projects (*{SUFFIX})"
-
-
-def is_model(path: Path) -> bool:
-    """A diffusers folder, or a checkpoint/LoRA file (not an image): goes to the model list."""
-    if path.is_dir():
-        return (path / "model_index.json").is_file()
-    return path.suffix.lower() in (".safetensors", ".ckpt")
 
 
 def with_suffix(path: str) -> Path:
@@ -55,9 +50,12 @@ class FileDrops(QObject):
     status = Signal(str)
     unkept = Signal(object, object, object)  # path, image, where: no project to keep it
 
-    def __init__(self, session: ProjectSession, parent: QWidget) -> None:
+    def __init__(
+        self, session: ProjectSession, parent: QWidget, generators: Sequence[Generator] = ()
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.generators = list(generators)  # asked whether a dropped path is one of its models
         self._parent = parent
         self.loader = DropLoader(self)
         self.loader.store = self._store
@@ -101,7 +99,7 @@ class FileDrops(QObject):
         return True
 
     def drop(self, paths: list[Path], at: QPointF | None) -> None:
-        models = [p for p in paths if is_model(p)]
+        models = [p for p in paths if self.model_user(p) is not None]
         if models:
             self.models_dropped.emit(models)
         rest = [p for p in paths if p not in models]
@@ -111,6 +109,10 @@ class FileDrops(QObject):
         files = [p for p in rest if not p.is_dir()]
         if files:
             self.load(files, (at.x(), at.y()) if at is not None else None)
+
+    def model_user(self, path: Path) -> Generator | None:
+        """The first generator that takes `path` as a model (`Generator.accepts_model`)."""
+        return next((g for g in self.generators if g.accepts_model(path)), None)
 
     def add_models(self, paths: list[Path]) -> list[Path]:
         """Remember model files and folders among the user's models; returns the new ones."""

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.export import sanitise
 from studio.core.generator import Generator, ImageParam, ParamError
-from studio.core.models import data_dir
+from studio.core.paths import data_dir
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMenu
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from studio.ui.job_controller import JobController
     from studio.ui.project_session import ProjectSession
     from studio.ui.prompt_panel import PromptPanel
-
-STYLE = "style_transfer"
 
 
 def _digest(image: Any) -> str:
@@ -47,6 +45,7 @@ class ImageInputs(QObject):
         super().__init__(parent)
         self.session, self.panel, self.jobs = session, panel, jobs
         self._sources: dict[str, Any] = {}  # input file -> canvas key it came from
+        self._mask_for: str | None = None  # the generator a mask is being painted for
 
     # -- files
 
@@ -97,10 +96,12 @@ class ImageInputs(QObject):
                     action.triggered.connect(
                         lambda _=False, g=generator.id, n=spec.name: self.use(item, g, n)
                     )
-        if "text_to_image" in panel.generators and "text_to_image" not in panel.unavailable:
+        painters = [g for g in ordered if g.id not in panel.unavailable and _paints_masks(g)]
+        if painters:
             menu.addSeparator()
-            paint = menu.addAction("Paint a mask for inpainting…")
-            paint.triggered.connect(lambda _=False: self.mask_requested.emit(item))
+        for generator in painters:
+            paint = menu.addAction(f"Paint a mask for inpainting ({generator.title})…")
+            paint.triggered.connect(lambda _=False, g=generator.id: self._paint_mask(item, g))
         if menu.actions():
             menu.addSeparator()
         menu.addAction(delete)
@@ -112,35 +113,69 @@ class ImageInputs(QObject):
         label = item.label or "the image"
         self.status.emit(f"{label} is the {title.lower()} now")
 
+    def _paint_mask(self, item: ImageItem, generator_id: str) -> None:
+        self._mask_for = generator_id
+        self.mask_requested.emit(item)
+
     def use_mask(self, item: ImageItem, mask: Any) -> None:
-        """A painted mask: the item becomes the init image, the mask the inpainting mask."""
+        """A painted mask: the item becomes the generator's init image, the mask its mask."""
+        generator = self.panel.generators.get(self._mask_for or "")
+        if generator is None:  # a mask painted without the menu: the first that inpaints
+            current = self.panel.current_id
+            painters = [g for g in self.panel.generators.values() if _paints_masks(g)]
+            generator = min(painters, key=lambda g: g.id != current, default=None)
+        if generator is None or not _paints_masks(generator):
+            return
         init = self.file_for(item)
         path = init.with_name(f"{init.stem}-mask-{_digest(mask)}.png")
         if not path.exists():
             mask.save(path)
-        self.panel.set_values("text_to_image", {"init_image": str(init), "mask": str(path)})
+        names = generator.image_param("init").name, generator.image_param("mask").name
+        self.panel.set_values(generator.id, {names[0]: str(init), names[1]: str(path)})
         self.status.emit("Mask ready: write a prompt for the masked area and press Ctrl+Enter")
 
     # -- right-drag (or Alt+drag)
 
     def restyle(self, source: ImageItem, target: ImageItem) -> None:
-        """`source` dragged onto `target`: `target` in the style of `source`."""
+        """`source` dragged onto `target`: `target` in the style of `source`, by the first
+        generator that takes a content and a style image (the one on screen if it does)."""
         panel = self.panel
-        generator = panel.generators.get(STYLE)
-        if generator is None or STYLE in panel.unavailable:
-            reason = panel.unavailable.get(STYLE, "it is not installed")
-            self.message.emit(f"Style transfer is unavailable: {reason}", "error")
+        current = panel.current_id
+        takers = sorted(
+            (g for g in panel.generators.values() if _restyles(g)), key=lambda g: g.id != current
+        )
+        ready = [g for g in takers if g.id not in panel.unavailable]
+        if not ready:
+            reasons = "; ".join(f"{g.title}: {panel.unavailable[g.id]}" for g in takers)
+            self.message.emit(
+                "No generator here restyles one picture with another"
+                + (f" ({reasons})" if reasons else ""),
+                "error",
+            )
             return
-        form = panel.form(STYLE)
+        generator = ready[0]
+        form = panel.form(generator.id)
         values = dict(form.values()) if form is not None else {}
-        model = str(values.get("model") or "arbitrary")
-        if not (model == "arbitrary" or Path(model).is_dir() or model.endswith("decoder.pth")):
-            values["model"] = "arbitrary"  # these take no painting: use the one that does
-        values.update(image=str(self.file_for(target)), style_image=str(self.file_for(source)))
+        values[generator.image_param("content").name] = str(self.file_for(target))
+        values[generator.image_param("style").name] = str(self.file_for(source))
+        values = generator.complete(values)
         try:
             request = generator.make_request(values)
         except ParamError as exc:
             self.message.emit(str(exc), "error")
             return
-        panel.set_values(STYLE, values)
-        self.jobs.submit(request, generator.summary(request), parent=target.key)
+        panel.set_values(generator.id, values)
+        parent = target.key if isinstance(target.key, int) else None
+        self.jobs.submit(request, generator.summary(request), parent=parent)
+
+
+def _paints_masks(generator: Generator) -> bool:
+    """It inpaints: it takes an init image and a mask."""
+    return generator.image_param("init") is not None and generator.image_param("mask") is not None
+
+
+def _restyles(generator: Generator) -> bool:
+    """It restyles one picture (the content) with another (the style)."""
+    return (
+        generator.image_param("content") is not None and generator.image_param("style") is not None
+    )

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from studio.core.generator import Request
+from studio.core.generator import Kind, Request
 from studio.core.jobs import JobState
 from studio.core.project import ItemsAdded, Project
 from studio.core.registry import Registry
@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         unavailable = registry.unavailable_reasons(models_dir)
-        generators = [g for g in registry.generators() if g.kind != "train"]
+        generators = [g for g in registry.generators() if g.kind == Kind.GENERATE]
         self.prompt_panel = PromptPanel(generators, unavailable, models_dir=models_dir,
                                         settings=settings)  # fmt: skip
         self.prompt_panel.restore_current()
@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         self.events = ProjectEvents(self)
         self.session = ProjectSession(settings, self.canvas.layers, self)
         self.session.release, self.session.reusable = self.jobs.release, self.jobs.reusable
-        self.files = FileDrops(self.session, self)
+        self.files = FileDrops(self.session, self, registry.generators())
         self.items = ItemActions(
             self.session, self.jobs, registry, self.canvas, self.undo_stack, self
         )
@@ -297,7 +297,9 @@ class MainWindow(QMainWindow):
     def add_models(self, paths: list[Path]) -> None:
         self.files.add_models(paths)
         self.prompt_panel.refresh_model_choices()
-        self.prompt_panel.select("text_to_image")
+        user = self.files.model_user(paths[0]) if paths else None
+        if user is not None:  # show the form that offers them
+            self.prompt_panel.select(user.id)
 
     # -- projects
 

@@ -8,17 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.generator import Generator
-from studio.core.models import data_dir
+from studio.core.generator import Generator, Kind
+from studio.core.paths import data_dir
 from studio.ui.latent_map import LatentMapPanel
 from studio.ui.train_panel import TrainPanel
 
 if TYPE_CHECKING:
     from studio.ui.job_controller import JobController, JobStatus
-
-
-def has_latent_space(generator: Generator) -> bool:
-    return type(generator).latent_space is not Generator.latent_space
 
 
 class ModelDocks(QObject):
@@ -41,7 +37,7 @@ class ModelDocks(QObject):
         self.train_panel: TrainPanel | None = None
         self.latent_map: LatentMapPanel | None = None
         self._space_owner: Generator | None = None
-        trainers = [g for g in generators if g.kind == "train"]
+        trainers = [g for g in generators if g.kind == Kind.TRAIN]
         if trainers:
             self.train_panel = TrainPanel(trainers)
             self.train_panel.train_requested.connect(self._train)
@@ -49,7 +45,7 @@ class ModelDocks(QObject):
             jobs.job_changed.connect(self.train_panel.on_progress)
             jobs.job_finished.connect(self.train_panel.on_finished)
             self.train_panel.trained.connect(self._on_trained)
-        spaces = [g for g in generators if has_latent_space(g) and g.id not in unavailable]
+        spaces = [g for g in generators if g.offers_latent_space and g.id not in unavailable]
         if spaces:
             owner = self._space_owner = spaces[0]
             self.latent_map = LatentMapPanel(lambda: owner.latent_space(models_dir))

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.registry import Registry
-from studio.ui.files import is_model
 from studio.ui.metadata_reader import MetadataReader
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ class SettingsRestorer(QObject):
         self.reader.read_failed.connect(lambda _path, text: self.message.emit(text, "error"))
 
     def restore(self, path: Path) -> None:
-        if is_model(path):
+        if any(g.accepts_model(path) for g in self.registry.generators()):
             self.models_dropped.emit([path])
             return
         self.reader.read(path)
