@@ -6,4 +6,5 @@ scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the layers and no import circles (contracts in pyproject.toml)
 exec .venv/bin/python -m pytest -q "$@"

@@ -126,7 +126,7 @@ def _read_times() -> tuple[float, float]:
 
     from PIL import Image
 
-    from studio.core.metadata import read_metadata
+    from studio.core.metadata_read import read_metadata
     from tests.odd_images import png_chunk
 
     out = io.BytesIO()

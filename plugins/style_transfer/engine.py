@@ -19,7 +19,6 @@ __all__ = ["EngineError", "session", "style_vector", "arbitrary", "builtin"]
 STYLE_SIDE = 256  # the style predictor's input
 TILE = 384  # the arbitrary transformer's fixed input
 OVERLAP = 96
-NUM_STYLES = 26
 
 Progress = Callable[[int, int], None]
 

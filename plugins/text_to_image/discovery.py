@@ -12,15 +12,42 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+from .headers import (  # re-exported: discovery's public names
+    FAMILIES,
+    MAX_HEADER,
+    SUPPORTED,
+    ModelProblem,
+    family_from_keys,
+    file_info,
+    file_kind,
+    is_embedding,
+    is_lora,
+    is_vae,
+    safetensors_header,
+    safetensors_keys,
+)
+
+T = TypeVar("T")
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
-FAMILIES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "sd3": "SD 3", "flux": "Flux"}
-SUPPORTED = ("sd1", "sd2", "sdxl")
 FOLDER_NAME = "text_to_image"  # <models>/text_to_image is always searched
 DEPTH = 3  # model folders are searched this deep (A1111 users keep sub-folders)
+
+
+def roots(models_dir: Any) -> list[Path]:
+    """Where models are looked for: the user's model folders (Preferences) and, under
+    Studio's own models folder, FOLDER_NAME."""
+    from studio.core import config
+
+    found = list(config.model_paths())
+    if models_dir is not None:
+        found.append(Path(models_dir) / FOLDER_NAME)
+    return found
 
 
 @dataclass(frozen=True)
@@ -51,23 +78,7 @@ class ModelEntry:
         return text + ("  (cannot load)" if self.problem else "")
 
 
-class ModelProblem(ValueError):
-    """A model that cannot be used; the message says exactly what is missing or wrong."""
-
-
 # ---------------------------------------------------------------- single files
-
-from .headers import (  # noqa: E402 - re-exported: discovery's public names
-    MAX_HEADER,
-    family_from_keys,
-    file_info,
-    file_kind,
-    is_embedding,
-    is_lora,
-    is_vae,
-    safetensors_header,
-    safetensors_keys,
-)
 
 __all__ = [
     "MAX_HEADER",
@@ -117,6 +128,38 @@ def _size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def file_size(path: Path) -> int:
+    """A file's size, 0 where it cannot be read (a list of models must not fail on one)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def walk(
+    path: Path,
+    depth: int,
+    take: Callable[[Path], T | None],
+    stop: Callable[[Path], bool] = lambda _: False,
+) -> Iterator[T]:
+    """What `take` makes of `path` or, where it makes nothing, of the folder's entries,
+    `depth` levels deep in name order. Hidden entries are skipped; nothing is looked for
+    inside what `take` accepted or inside a folder where `stop` is true."""
+    found = take(path)
+    if found is not None:
+        yield found
+        return
+    if depth <= 0 or not path.is_dir() or stop(path):
+        return
+    try:
+        children = sorted(path.iterdir())
+    except OSError:
+        return
+    for child in children:
+        if not child.name.startswith("."):
+            yield from walk(child, depth - 1, take, stop)
 
 
 # ---------------------------------------------------------------- folders
@@ -224,7 +267,7 @@ def _entry_for(path: Path, kind: str, name: str | None) -> ModelEntry | None:
             what, family, variant = file_info(path)
         except (ModelProblem, OSError) as exc:
             return ModelEntry(
-                path.stem, path, "file", "unknown", _safe_size(path), "--------", str(exc)
+                path.stem, path, "file", "unknown", file_size(path), "--------", str(exc)
             )
         if what != "checkpoint":
             return None
@@ -255,42 +298,19 @@ def _v_hint(path: Path) -> bool:
     return beside if beside is not None else v_hint_from_file(path)
 
 
-def _safe_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 def scan(roots: Iterable[Path], hf_cache: bool = True) -> list[ModelEntry]:
     """Models in `roots` (each a model itself, or a folder searched three levels deep) and,
     with `hf_cache`, in the Hugging Face cache. Single files get Studio's configuration of
     their variant. Sorted by name; each path once."""
     found: dict[Path, ModelEntry] = {}
     for root in roots:
-        for entry in _walk(Path(root).expanduser(), depth=DEPTH):
+        for entry in walk(Path(root).expanduser(), DEPTH, entry_for):
             found.setdefault(entry.path.resolve(), entry)
     if hf_cache:
         for entry in cache_entries():
             found.setdefault(entry.path.resolve(), entry)
     entries = sorted(found.values(), key=lambda e: (e.name.lower(), str(e.path)))
     return [pair_config(e, entries) for e in entries]
-
-
-def _walk(path: Path, depth: int) -> Iterable[ModelEntry]:
-    entry = entry_for(path)
-    if entry is not None:
-        yield entry
-        return
-    if depth <= 0 or not path.is_dir():
-        return
-    try:
-        children = sorted(path.iterdir())
-    except OSError:
-        return
-    for child in children:
-        if not child.name.startswith("."):
-            yield from _walk(child, depth - 1)
 
 
 def pair_config(entry: ModelEntry, entries: list[ModelEntry]) -> ModelEntry:

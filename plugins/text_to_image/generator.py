@@ -27,20 +27,10 @@ from studio.core.generator import (
 )
 
 from . import discovery, samplers, tokenizer
+from .choices import RESIZE_LABELS, RESIZE_MODES
 
 MAX_SIDE = 2048
-RESIZE_MODES = ("just_resize", "crop_resize", "resize_fill")  # A1111's resize modes
-RESIZE_LABELS = ("Just resize", "Crop and resize", "Resize and fill")
 LORA_SLOTS = 3  # the form's LoRA list; <lora:name:w> tags in the prompt add any number more
-
-
-def _roots(models_dir: Any) -> list[Path]:
-    from studio.core import config
-
-    roots = list(config.model_paths())
-    if models_dir is not None:
-        roots.append(Path(models_dir) / discovery.FOLDER_NAME)
-    return roots
 
 
 def _lora_params() -> tuple[Param, ...]:
@@ -208,7 +198,7 @@ class TextToImage(Generator):
         ]
 
     def entries(self, models_dir: Any) -> list[discovery.ModelEntry]:
-        return discovery.scan(_roots(models_dir))
+        return discovery.scan(discovery.roots(models_dir))
 
     def accepts_model(self, path: Path) -> bool:
         """A diffusers folder, or a checkpoint, LoRA, embedding or VAE file."""
@@ -239,7 +229,10 @@ class TextToImage(Generator):
 
         kind = getattr(spec, "kind", "")
         if kind in library.KINDS:
-            return [(str(e.path), e.label) for e in library.scan_files(_roots(models_dir), kind)]
+            return [
+                (str(e.path), e.label)
+                for e in library.scan_files(discovery.roots(models_dir), kind)
+            ]
         return self.model_choices(models_dir)
 
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:

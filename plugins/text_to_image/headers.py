@@ -11,10 +11,12 @@ from pathlib import Path
 MAX_HEADER = 100 << 20  # a safetensors header larger than this is not a real one
 
 
-def _problem(message: str) -> Exception:
-    from .discovery import ModelProblem
+FAMILIES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "sd3": "SD 3", "flux": "Flux"}
+SUPPORTED = ("sd1", "sd2", "sdxl")
 
-    return ModelProblem(message)
+
+class ModelProblem(ValueError):
+    """A model that cannot be used; the message says exactly what is missing or wrong."""
 
 
 _headers: dict[tuple, dict] = {}
@@ -31,16 +33,16 @@ def safetensors_header(path: Path) -> dict:
     with open(path, "rb") as handle:
         raw = handle.read(8)
         if len(raw) != 8:
-            raise _problem(f"'{path.name}' is too short to be a safetensors file")
+            raise ModelProblem(f"'{path.name}' is too short to be a safetensors file")
         (length,) = struct.unpack("<Q", raw)
         if not 2 <= length <= MAX_HEADER:
-            raise _problem(f"'{path.name}' is not a safetensors file (bad header length)")
+            raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header length)")
         try:
             header = json.loads(handle.read(length))
         except (ValueError, RecursionError):
-            raise _problem(f"'{path.name}' is not a safetensors file (bad header)") from None
+            raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)") from None
     if not isinstance(header, dict):
-        raise _problem(f"'{path.name}' is not a safetensors file (bad header)")
+        raise ModelProblem(f"'{path.name}' is not a safetensors file (bad header)")
     tensors = {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
     if len(_headers) > 4096:
         _headers.clear()
@@ -114,7 +116,6 @@ def file_info(path: Path) -> tuple[str, str, str]:
     if any(k.startswith("model.diffusion_model.") for k in keys):
         family = family_from_keys(keys)
         from .components import FIRST_CONV, variant_of
-        from .discovery import SUPPORTED
 
         shape = (header.get(FIRST_CONV) or {}).get("shape")
         return "checkpoint", family, variant_of(family, shape) if family in SUPPORTED else ""

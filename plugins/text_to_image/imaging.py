@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter
 
-from .generator import RESIZE_LABELS, RESIZE_MODES
+from .choices import RESIZE_LABELS, RESIZE_MODES
 
 __all__ = ["RESIZE_LABELS", "RESIZE_MODES", "resize", "composite", "crop_region", "paste_back"]
 LANCZOS = Image.Resampling.LANCZOS

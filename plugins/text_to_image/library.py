@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .discovery import DEPTH, FAMILIES, ModelProblem, file_kind
+from .discovery import DEPTH, FAMILIES, ModelProblem, file_kind, file_size, walk
 
 EMBEDDING_SUFFIXES = (".safetensors", ".pt")
 KINDS = ("lora", "embedding", "vae")
@@ -51,36 +51,29 @@ def scan_files(roots: Iterable[Path], kind: str) -> list[LibraryEntry]:
     a few levels deep); sorted by name, each path once."""
     found: dict[Path, LibraryEntry] = {}
 
-    def visit(path: Path, depth: int) -> None:
-        if path.is_file():
-            entry = _entry(path, kind)
-            if entry is not None:
-                found.setdefault(path.resolve(), entry)
-        elif path.is_dir() and depth > 0 and not (path / "model_index.json").exists():
-            try:
-                children = sorted(path.iterdir())
-            except OSError:
-                return
-            for child in children:
-                if not child.name.startswith("."):
-                    visit(child, depth - 1)
+    def take(path: Path) -> LibraryEntry | None:
+        return _entry(path, kind) if path.is_file() else None
+
+    def pipeline(path: Path) -> bool:  # a diffusers folder's parts are not the user's files
+        return (path / "model_index.json").exists()
 
     for root in roots:
-        visit(Path(root).expanduser(), DEPTH)
+        for entry in walk(Path(root).expanduser(), DEPTH, take, pipeline):
+            found.setdefault(entry.path.resolve(), entry)
     return sorted(found.values(), key=lambda e: (e.name.lower(), str(e.path)))
 
 
 def _entry(path: Path, kind: str) -> LibraryEntry | None:
     suffix = path.suffix.lower()
     if kind == "embedding" and suffix == ".pt":
-        return LibraryEntry(kind, path.stem, path, "unknown", _size(path))  # read when used
+        return LibraryEntry(kind, path.stem, path, "unknown", file_size(path))  # read when used
     if suffix != ".safetensors":
         return None
     try:
         what, family = file_kind(path)
     except (ModelProblem, OSError):
         return None
-    return LibraryEntry(kind, path.stem, path, family, _size(path)) if what == kind else None
+    return LibraryEntry(kind, path.stem, path, family, file_size(path)) if what == kind else None
 
 
 def scan_loras(roots: Iterable[Path]) -> list[LibraryEntry]:
@@ -94,13 +87,6 @@ def by_name(entries: Iterable[LibraryEntry], name: str) -> LibraryEntry | None:
         if entry.name.lower() == wanted:
             return entry
     return None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 # ---------------------------------------------------------------- A1111's short hashes

@@ -7,15 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import library, samplers
+from . import discovery, library, samplers
 from .prompts import extract_networks
 
 
 def restore(generator: Any, values: dict, models_dir: Any, carried: dict) -> tuple[dict, list]:
-    from .generator import _roots
-
     notes: list[str] = []
-    roots = _roots(models_dir)
+    roots = discovery.roots(models_dir)
     joined = samplers.split_legacy(values.get("scheduler"))
     if joined is not None and values.get("scheduler") not in samplers.SAMPLERS:
         values["scheduler"] = joined[0]

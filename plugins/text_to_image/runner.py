@@ -60,7 +60,7 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         _check_strength(p)
     prompt, tags = _prompt_and_tags(p["prompt"])
     negative, negative_tags = _prompt_and_tags(p["negative_prompt"] or "")
-    roots = _roots(ctx.models_dir)
+    roots = discovery.roots(ctx.models_dir)
     loras = _loras(p, tags + negative_tags, roots)
     embeddings = _embeddings([prompt, negative], roots)
     vae = Path(p["vae"]) if p["vae"] else None
@@ -141,12 +141,6 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def _roots(models_dir: Any) -> list[Path]:
-    from .generator import _roots as roots
-
-    return roots(models_dir)
 
 
 def _prompt_and_tags(text: str) -> tuple[str, list]:

@@ -16,7 +16,6 @@ SIDE = 28
 CENTRE = 14.0
 BOX = 20  # MNIST fits each digit in a 20x20 box inside the 28x28 field
 INK = 0.1  # a pixel darker than this (on the 0..1 ink scale) counts as background when cropping
-SIZES = (28, 112, 224)
 
 
 def to_digit(image: Image.Image) -> np.ndarray:

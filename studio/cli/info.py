@@ -29,8 +29,8 @@ def _print_info(args: argparse.Namespace) -> int:
     import json
 
     from studio.core.images import ImageLoadError
-    from studio.core.metadata import describe
     from studio.core.metadata_read import read_metadata
+    from studio.core.metadata_restore import describe
 
     try:
         meta = read_metadata(args.image)

@@ -328,7 +328,7 @@ class Generator:
     ) -> tuple[dict[str, Any], list[str]]:
         """Adjust settings restored from an image before they fill the form.
 
-        Called after `studio.core.metadata.restore_values` with the values it mapped onto
+        Called after `studio.core.metadata_restore.restore_values` with the values it mapped onto
         this generator's params; `carried` is everything the image carried
         (`ImageMetadata.params`), for settings that have no field of their own (e.g. A1111's
         `lora_hashes`). Return the values to set and notes for the user, e.g. keep the

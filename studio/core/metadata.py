@@ -1,4 +1,4 @@
-"""Generation metadata written into saved images, and the public names for reading it back.
+"""Generation metadata written into saved images, and the model of what is read back.
 
 Every saved image carries two things:
 
@@ -16,9 +16,9 @@ Every saved image carries two things:
 Local paths never reach a written file: `save_options` writes `public_record(record)`, in
 which input and model files are named by file name only (`metadata_inputs`).
 
-`read_metadata` reads files (in `metadata_read`), `restore_values` and `describe` put what was
-read to use (in `metadata_restore`); both load on first use so that writing stays light at
-start-up. The reading model, `ImageMetadata`, is here.
+Reading is elsewhere, so that writing stays light at start-up: `metadata_read.read_metadata`
+reads files into `ImageMetadata` (defined here), `metadata_restore.restore_values` and
+`describe` put what was read to use.
 """
 
 from __future__ import annotations
@@ -35,19 +35,14 @@ if TYPE_CHECKING:
     from PIL.PngImagePlugin import PngInfo
 
     from studio.core.generator import Result
-    from studio.core.metadata_read import read_metadata
-    from studio.core.metadata_restore import describe, restore_values
 
 __all__ = [
     "STUDIO_KEY",
     "XMP_NAMESPACE",
     "ImageMetadata",
     "a1111_text",
-    "describe",
     "png_info",
-    "read_metadata",
     "read_studio_record",
-    "restore_values",
     "result_record",
     "save_options",
 ]
@@ -94,19 +89,6 @@ class ImageMetadata:
     raw: dict[str, str] = field(default_factory=dict)  # the text found, by chunk or EXIF name
     notes: list[str] = field(default_factory=list)  # what could not be read or mapped
     file_format: str | None = None  # PNG, JPEG, WEBP, ...
-
-
-def __getattr__(name: str) -> Any:
-    # Reading pulls in the container and sd-parsers code; export only writes, at start-up.
-    if name == "read_metadata":
-        from studio.core.metadata_read import read_metadata
-
-        return read_metadata
-    if name in ("restore_values", "describe"):
-        from studio.core import metadata_restore
-
-        return getattr(metadata_restore, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def result_record(result: Result) -> dict[str, Any]:

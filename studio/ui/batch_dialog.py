@@ -154,9 +154,9 @@ class BatchDialog(QDialog):
         return [Path(self.inputs.item(i).text()) for i in range(self.inputs.count())]
 
     def _add_files(self) -> None:
-        from studio.ui.files import IMAGE_FILTER
-
-        self.add_paths(file_dialogs.open_files(self, "batch inputs", "Add images", IMAGE_FILTER))
+        self.add_paths(
+            file_dialogs.open_files(self, "batch inputs", "Add images", file_dialogs.IMAGE_FILTER)
+        )
 
     def _add_folder(self) -> None:
         folder = file_dialogs.folder(self, "batch inputs", "Add a folder of images")

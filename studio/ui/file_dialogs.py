@@ -15,6 +15,9 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from studio.core.paths import data_dir
 
 KEY = "folders/{}"
+# what Studio opens (Pillow reads more; these are the kinds artists bring) and what it saves
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
+SAVE_IMAGE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 
 
 def _settings() -> QSettings:

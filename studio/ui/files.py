@@ -18,7 +18,6 @@ from studio.ui.drop_loader import DropLoader
 if TYPE_CHECKING:
     from studio.ui.project_session import ProjectSession
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 PROJECT_FILTER = f"Studio projects (*{SUFFIX})"
 
 
@@ -66,7 +65,9 @@ class FileDrops(QObject):
     def open_images(self) -> None:
         from studio.ui import file_dialogs
 
-        paths = file_dialogs.open_files(self._parent, "images", "Import images", IMAGE_FILTER)
+        paths = file_dialogs.open_files(
+            self._parent, "images", "Import images", file_dialogs.IMAGE_FILTER
+        )
         if paths:
             self.load(paths, None)
 

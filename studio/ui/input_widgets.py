@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from studio.core.generator import MixParam, Param, ParamError
 
 THUMB = 44
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 
 
 class PathField(QWidget):
@@ -69,7 +68,7 @@ class PathField(QWidget):
         from studio.ui import file_dialogs
 
         start = Path(self.value()).parent if self.value() else None
-        filters = IMAGE_FILTER if self._images else "All files (*)"
+        filters = file_dialogs.IMAGE_FILTER if self._images else "All files (*)"
         purpose = "images" if self._images else "files"
         path = file_dialogs.open_file(self, purpose, self._spec.title, filters, start=start)
         if path:

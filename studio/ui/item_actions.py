@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from studio.ui.job_controller import JobController
     from studio.ui.project_session import ProjectSession
 
-IMAGE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
-
 
 class _DeleteItems(QUndoCommand):
     """Deleting from the gallery hides the items in the project; the gallery and canvas follow
@@ -125,7 +123,7 @@ class ItemActions(QObject):
         record = self.project.record(item_id)
         name = f"{record['generator']}-{record['seed']}.png"
         path, _ = file_dialogs.save_file(self._parent, "saved images", "Save image", name,
-                                         IMAGE_FILTER)  # fmt: skip
+                                         file_dialogs.SAVE_IMAGE_FILTER)  # fmt: skip
         if path:
             image = self.project.image(item_id)
             self._write(lambda: save_image_as(image, record, path))

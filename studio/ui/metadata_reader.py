@@ -21,7 +21,7 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         from studio.core.images import ImageLoadError
-        from studio.core.metadata import read_metadata
+        from studio.core.metadata_read import read_metadata
 
         try:
             meta = read_metadata(self._path)

@@ -36,7 +36,7 @@ class SettingsRestorer(QObject):
         self.reader.read(path)
 
     def _apply(self, path: Path, meta: Any) -> None:
-        from studio.core.metadata import restore_values
+        from studio.core.metadata_restore import restore_values
 
         if meta.source_format is None:  # say why when a text was skipped as too large
             skipped = [note for note in meta.notes if "limit" in note]

@@ -24,15 +24,13 @@ from studio.core.generator import (
 from studio.core.images import ImageLoadError
 from studio.core.metadata import (
     a1111_text,
-    describe,
     png_info,
-    read_metadata,
     read_studio_record,
-    restore_values,
     result_record,
     save_options,
 )
-from studio.core.metadata_read import split_a1111
+from studio.core.metadata_read import read_metadata, split_a1111
+from studio.core.metadata_restore import describe, restore_values
 
 FORMATS = ("PNG", "JPEG", "WEBP")
 COMMENT_KEY = {"PNG": "parameters", "JPEG": "EXIF UserComment", "WEBP": "EXIF UserComment"}

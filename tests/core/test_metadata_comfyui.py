@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from studio.core.metadata import read_metadata
 from studio.core.metadata_comfyui import latent_size, sampler_seed
+from studio.core.metadata_read import read_metadata
 from tests.core.test_metadata import COMFY_PROMPT
 from tests.core.test_samplers import png
 

@@ -13,9 +13,9 @@ import zlib
 import pytest
 from PIL import Image
 
-from studio.core.metadata import describe, read_metadata
 from studio.core.metadata_a1111 import pairs_of, split_a1111
-from studio.core.metadata_read import TEXT_LIMIT, TOTAL_LIMIT
+from studio.core.metadata_read import TEXT_LIMIT, TOTAL_LIMIT, read_metadata
+from studio.core.metadata_restore import describe
 from tests.odd_images import png_chunk
 
 # AUTOMATIC1111's own pattern, `re_param_code` in modules/infotext_utils.py (v1.10).

@@ -12,8 +12,10 @@ from PIL import Image
 from studio.core.batch_export import ExportItem, ExportOptions, export_items
 from studio.core.export import save_image_as, save_result_png
 from studio.core.generator import ImageParam, ModelParam, Result, TextParam
-from studio.core.metadata import read_metadata, restore_values, result_record
+from studio.core.metadata import result_record
 from studio.core.metadata_inputs import is_local_path, public_record
+from studio.core.metadata_read import read_metadata
+from studio.core.metadata_restore import restore_values
 from studio.core.project import Project
 
 SPECS = [

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from studio.core.export import save_image_as
-from studio.core.metadata import a1111_text, read_metadata
+from studio.core.metadata import a1111_text
+from studio.core.metadata_read import read_metadata
 from studio.core.metadata_stealth import MAX_PIXELS
 from tests.core.test_metadata import A1111_TEXT, prompt_record
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from studio.core.generator import ChoiceParam, FloatParam, IntParam, SeedParam, TextParam
-from studio.core.metadata import read_metadata, restore_values
+from studio.core.metadata_read import read_metadata
+from studio.core.metadata_restore import restore_values
 from studio.core.samplers import SAMPLER_NAMES, SCHEDULE_TYPES
 
 FILES = Path(__file__).parents[1] / "data" / "sd-parsers"

@@ -11,7 +11,8 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio.core.generator import ChoiceParam
-from studio.core.metadata import read_metadata, restore_values
+from studio.core.metadata_read import read_metadata
+from studio.core.metadata_restore import restore_values
 from studio.core.samplers import SAMPLER_NAMES, SCHEDULE_TYPES, a1111_sampler
 from tests.core.test_metadata_tools import T2I_SPECS
 

@@ -275,7 +275,8 @@ def test_models_list_shows_the_users_models_and_why_one_cannot_load(
 def test_settings_from_an_a1111_image_fill_the_text_to_image_form(tmp_path):
     from PIL import PngImagePlugin
 
-    from studio.core.metadata import read_metadata, restore_values
+    from studio.core.metadata_read import read_metadata
+    from studio.core.metadata_restore import restore_values
 
     info = PngImagePlugin.PngInfo()
     info.add_text(
