@@ -96,6 +96,7 @@ def train(
     batch_size: int = BATCH,
     shift: int = SHIFT,
     warmup: int | None = None,
+    digits: int | None = None,
 ) -> TrainResult:
     """Train a fresh ConvVAE(z_dim) for `epochs` epochs; deterministic for a seed on a machine.
 
@@ -103,7 +104,8 @@ def train(
     shifts of up to `shift` px, objective recon + w * KL where w ramps linearly up to beta over
     the first `warmup` epochs (default: a tenth of them). `on_epoch(entry, model)` gets each
     epoch's history entry; `on_batch(done, total)` counts batches; `is_cancelled()` is asked
-    before every batch and a True raises Cancelled (the run is discarded).
+    before every batch and a True raises Cancelled (the run is discarded). `digits` trains
+    on only the first that many training digits (a quick check; the held-out set is whole).
     """
     import torch
 
@@ -114,6 +116,7 @@ def train(
     models_dir = Path(models_dir) if models_dir is not None else _default_models_dir()
     x, y = data.load_digits(models_dir)
     (x_train, _), (x_held, _) = data.split(x, y)
+    x_train = x_train[:digits] if digits is not None else x_train
     x_train, x_held = torch.from_numpy(x_train), torch.from_numpy(x_held)
     with torch.random.fork_rng(devices=[]):  # seed the initial weights without side effects
         torch.manual_seed(seed)

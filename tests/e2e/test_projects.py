@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtCore import QPoint, QSettings
 
 from studio.core.devices import CPU
 from studio.core.jobs import Executor, JobState
@@ -13,6 +13,7 @@ from studio.core.project import Project
 from studio.core.registry import Registry
 from studio.ui.main_window import MainWindow
 from tests.e2e.test_main_window import press_generate
+from tests.gestures import drag_item
 
 
 def generate(window, qtbot, generator="solid", **values):
@@ -38,28 +39,32 @@ def second_window(qtbot, models_dir, fakes, project, settings=None):
 def test_results_and_canvas_survive_closing_the_window(window, qtbot, project, models_dir, fakes):
     job = generate(window, qtbot, count=3, seed=5)
     item = window.canvas.item_for_key(job.item_ids[1])
-    item.setPos(QPointF(1234, -56))
-    window.session.layout_changed()
+    before = item.pos()
+    drag_item(window.canvas, item, QPoint(120, -60))
+    moved = item.pos()
+    assert moved != before
     path = project.path
     window.close()
     reopened = Project.open(path)
     again = second_window(qtbot, models_dir, fakes, reopened)
     assert [row.seed for row in again.gallery.model.rows] == [5, 6, 7]
     restored = again.canvas.item_for_key(job.item_ids[1])
-    assert (restored.pos().x(), restored.pos().y()) == (1234, -56)
+    assert restored.pos() == moved
     assert again.windowTitle().startswith("test")
 
 
 def test_the_canvas_is_saved_within_a_second_of_a_change(window, qtbot, project):
     job = generate(window, qtbot, count=2, seed=1)
-    window.canvas.item_for_key(job.item_ids[0]).setPos(QPointF(-300, 40))
-    window.canvas.undo_stack.push(__import__("PySide6.QtGui").QtGui.QUndoCommand("move"))
+    item = window.canvas.item_for_key(job.item_ids[0])
+    drag_item(window.canvas, item, QPoint(-90, 40))
+    moved = (item.pos().x(), item.pos().y())
 
     def stored():
         with closing(Project.open(project.path, read_only=True)) as viewer:
             return {la.item_id: (la.x, la.y) for la in viewer.layout()}
 
-    qtbot.waitUntil(lambda: stored().get(job.item_ids[0]) == (-300, 40), timeout=1_000)
+    assert stored().get(job.item_ids[0]) != moved
+    qtbot.waitUntil(lambda: stored().get(job.item_ids[0]) == moved, timeout=1_000)
 
 
 def test_delete_from_the_gallery_and_undo(window, qtbot, project):

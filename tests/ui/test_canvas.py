@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from studio.ui.canvas import ZOOM_LIMITS, CanvasView
+from tests.gestures import drag_item
 
 
 def images(n, size=40):
@@ -60,13 +61,8 @@ def test_dragging_an_item_moves_it_undoably(qtbot):
     canvas = make_canvas(qtbot)
     (item,) = canvas.add_images(images(1, size=100))
     canvas.reset_zoom()
-    canvas.centerOn(item)
-    start = canvas.mapFromScene(item.sceneBoundingRect().center())
     before = item.pos()
-    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start)
-    for step in range(1, 6):
-        QTest.mouseMove(canvas.viewport(), start + QPoint(step * 10, step * 5))
-    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(50, 25))
+    drag_item(canvas, item, QPoint(50, 25))
     assert item.pos() != before
     moved = item.pos()
     canvas.undo_stack.undo()
