@@ -16,8 +16,8 @@ from studio.cli._common import (
     EXIT_INTERRUPTED,
     Interrupt,
     UsageError,
-    device_of,
-    executor_for,
+    add_cluster_arguments,
+    batch_executor,
     generator_of,
     open_project,
     run_entries,
@@ -67,6 +67,7 @@ def add_parser(sub: Any) -> None:
         help="also commit the results to this project; the batch is stored there first, so "
         "an interrupted one resumes with `studio queue PROJECT --run`",
     )
+    add_cluster_arguments(p)
 
 
 def style_values(style: str | None, model: str | None) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def _stylize(args: argparse.Namespace) -> int:
     from studio.core.registry import default_registry
 
     registry = default_registry()
-    generator = generator_of(registry, "style_transfer")
+    generator = generator_of(registry, "style_transfer", args)
     base = style_values(args.style, args.model)
     base.update(
         strength=args.strength,
@@ -118,7 +119,7 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"studio: skipped {problem}", file=sys.stderr)
     if not inputs.files:
         raise UsageError("no images to stylize")
-    executor = executor_for(registry, device_of(args.device), args.threads)
+    executor = batch_executor(registry, args)
     when, batch = time.time(), uuid.uuid4().hex
     entries = [
         QueueEntry(
