@@ -73,6 +73,7 @@ class BatchDialog(QDialog):
         self.succeeded = self.failed = 0
         self.failures: list[str] = []
         self.cluster_runner: Any = None  # the runner of a batch on a cluster, while it runs
+        self._cluster_text = ""  # where it runs, how many workers
 
         intro = QLabel(
             f"Runs <b>{generator.title}</b> with the settings in the Generate panel on every "
@@ -295,13 +296,18 @@ class BatchDialog(QDialog):
                            device=os.environ.get("STUDIO_DEVICE", "auto"))  # fmt: skip
         generators = {self.generator.id: self.generator}
         runner = ClusterRunner(spec, generators.__getitem__, jobs, self)
-        runner.status_changed.connect(self.workers_label.setText)
+        runner.status_changed.connect(self._show_cluster)
         runner.workers_changed.connect(self._show_workers)
         runner.failed.connect(lambda text: self.workers_label.setText(f"Cluster: {text}"))
         return runner
 
+    def _show_cluster(self, text: str) -> None:
+        self._cluster_text = text
+        self.workers_label.setText(text)
+
     def _show_workers(self, workers: tuple) -> None:
-        self.workers_label.setText(" · ".join(w.label() for w in workers))
+        counts = " · ".join(w.label() for w in workers)
+        self.workers_label.setText(f"{self._cluster_text}\n{counts}")
 
     def _refuse(self, message: str) -> int:
         self.status.setText(message)
