@@ -55,6 +55,6 @@ def local_ray():
         p for p in (root, os.environ.get("PYTHONPATH", "")) if p
     )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)  # fmt: skip
+             logging_level=logging.ERROR, object_store_memory=300 * 2**20)  # fmt: skip
     yield ray
     ray.shutdown()

@@ -128,17 +128,19 @@ def plan(spec: ClusterSpec, resources: Mapping[str, float], jobs: int = 0) -> Pl
 
 
 _connection_lock = threading.Lock()
-_connected: dict[str, Any] = {"address": None, "users": 0}
+_connected: dict[str, Any] = {"address": None, "users": 0, "ours": False}
 
 
 def connect(spec: ClusterSpec) -> Any:
-    """Ray, connected as `spec` asks (started here for "local"); a Ray already started in this
-    process for the same address is reused. Fails within seconds when nothing answers."""
+    """Ray, connected as `spec` asks (started here for "local"). A Ray this process already
+    has is reused: one started here for the same address, or one started by someone else.
+    Fails within seconds when nothing answers at the address."""
     ray = _ray()
+    if not spec.local:
+        _check_reachable(spec.address)  # Ray itself would wait for minutes
     with _connection_lock:
         if ray.is_initialized():
-            if _connected["address"] in (None, spec.address):
-                _connected["address"] = _connected["address"] or spec.address
+            if not _connected["ours"] or _connected["address"] == spec.address:
                 _connected["users"] += 1
                 return ray
             if _connected["users"]:
@@ -153,13 +155,10 @@ def connect(spec: ClusterSpec) -> Any:
             if spec.local:
                 ray.init(**options)
             else:
-                _check_reachable(spec.address)
                 ray.init(address=spec.address, **options)
-        except ClusterError:
-            raise
         except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; say which and where
             raise ClusterError(f"Could not connect to {spec.where()}: {exc}") from exc
-        _connected.update(address=spec.address, users=1)
+        _connected.update(address=spec.address, users=1, ours=True)
         return ray
 
 
@@ -170,7 +169,8 @@ def disconnect() -> None:
 
 
 def _check_reachable(address: str) -> None:
-    """Ray waits for minutes on an address where nothing listens: look first."""
+    """Ray waits for minutes on an address where nothing listens: look first (one TCP
+    connect)."""
     if address == "auto":
         return
     target = address.removeprefix("ray://")

@@ -136,9 +136,11 @@ def test_models_load_once_per_worker_with_its_own_threads(local_ray, tmp_path):
     finally:
         cluster.close()
     notes = Counter(job.results[0].note for job in jobs)
-    assert len(notes) == 2 and sum(notes.values()) == 8  # two processes, each loaded once
+    assert sum(notes.values()) == 8 and sum(w.done for w in counts) == 8
+    # one note per worker process that ran jobs: each loaded the generator once (a worker
+    # that came up late may have had nothing left to do), with the thread count it was given
+    assert len(notes) == sum(1 for w in counts if w.done) <= 2
     assert all(note.startswith("loads=1 threads=1 pid=") for note in notes)
-    assert sum(w.done for w in counts) == 8 and all(w.done for w in counts)
 
 
 def test_a_killed_workers_job_is_retried_and_committed_once(local_ray, tmp_path):

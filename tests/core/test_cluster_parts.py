@@ -140,7 +140,7 @@ def test_a_plugin_failure_on_a_worker_is_a_failed_job_not_an_exception():
     assert results == []
 
 
-def test_an_address_where_nothing_listens_fails_within_seconds():
+def test_an_address_where_nothing_listens_fails_within_seconds(tmp_path, capsys):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, never listening: refused
@@ -150,6 +150,14 @@ def test_an_address_where_nothing_listens_fails_within_seconds():
     assert time.monotonic() - started < 5
     with pytest.raises(ClusterError, match="is not a Ray address"):
         _check_reachable("head-node")
+    photo, project = tmp_path / "p.png", tmp_path / "p.studio"
+    Image.new("RGB", (8, 8)).save(photo)
+    code = main(["stylize", str(photo), "--style", "3", "--out", str(tmp_path / "out"),
+                 "--project", str(project), "--cluster", f"127.0.0.1:{port}", "-q"])  # fmt: skip
+    assert code == EXIT_FAILED and time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert f"Nothing answers at 127.0.0.1:{port}" in err and "ray start --head" in err
+    assert not project.exists()  # refused before anything was stored
 
 
 def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch, tmp_path, capsys):
