@@ -53,13 +53,15 @@ class ClusterRunner(QObject):
         self.executor = ClusterExecutor(spec, lookup)
         self._jobs_hint = jobs
         self._stopping = False
+        # Started by the first job, so whoever made the runner has connected its signals.
         self._thread = threading.Thread(target=self._serve, name="studio-cluster", daemon=True)
-        self._thread.start()
 
     # -- submitting and steering (main thread)
 
     def submit(self, job: Job) -> Job:
         self.queue.submit(job)
+        if self._thread.ident is None and not self._stopping:
+            self._thread.start()
         return job
 
     def cancel(self, job_id: int) -> bool:
@@ -106,7 +108,7 @@ class ClusterRunner(QObject):
         return bool(self.executor.running_jobs()) or len(self.queue) > 0
 
     def warm_up(self) -> None:
-        """The thread connects as soon as the runner exists."""
+        """The thread connects when the first job arrives."""
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop: waiting jobs stay in their projects' stored queues, running ones are
@@ -118,6 +120,8 @@ class ClusterRunner(QObject):
             self.job_finished.emit(JobFinished.of(job))
         self.queue.close()
         self.executor.cancel_all(CancelReason.SHUTDOWN)
+        if self._thread.ident is None:  # never started: nothing ran
+            return
         self._thread.join(timeout_ms / 1000)
         if self._thread.is_alive():
             log.warning("the cluster batch did not stop within %d ms", timeout_ms)

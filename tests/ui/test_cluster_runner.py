@@ -64,3 +64,27 @@ def test_a_cluster_batch_beside_the_local_queue_and_its_cancel(qtbot, local_ray,
     assert workers and sum(w.done for w in workers[-1]) == 2
     controller.retire(runner)
     assert controller.runners == [controller.runner] and runner.stopped
+
+
+def test_a_cluster_that_cannot_be_reached_fails_its_batch_with_the_reason(qtbot, controller,
+                                                                          project):  # fmt: skip
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there
+    runner = ClusterRunner(ClusterSpec(f"127.0.0.1:{port}"), fakes.registry().get, 2)
+    failed = []
+    runner.failed.connect(failed.append)
+    solid = fakes.SolidColour()
+    statuses = controller.submit_many(
+        [QueueEntry(solid.make_request({"seed": n}), f"solid {n}", batch="x") for n in (1, 2)],
+        runner=runner,
+    )
+    qtbot.waitUntil(lambda: all(s.state.finished for s in statuses), timeout=10_000)
+    assert [s.state for s in statuses] == [JobState.FAILED] * 2
+    assert all("Nothing answers at" in s.error for s in statuses)
+    assert failed and "ray start --head" in failed[0]
+    assert project.count() == 0 and len(project.queue) == 0
+    controller.retire(runner)
+    assert runner.stopped
