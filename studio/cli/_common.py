@@ -156,10 +156,16 @@ def add_cluster_arguments(parser: Any) -> None:
     )
 
 
+def check_no_workers(args: argparse.Namespace) -> None:
+    if getattr(args, "workers", 0):
+        raise UsageError("--workers is for a cluster: add --cluster local (or an address)")
+
+
 def batch_executor(registry: Any, args: argparse.Namespace) -> Any:
     """What runs a command's jobs: an `Executor` here, or with --cluster a `ClusterExecutor`,
     connected (a bad address fails now, before anything is stored)."""
     if not getattr(args, "cluster", None):
+        check_no_workers(args)
         return executor_for(registry, device_of(args.device), args.threads)
     from studio.core.cluster import ClusterError, ClusterExecutor, ClusterSpec
     from studio.core.devices import DEVICE_CHOICES

@@ -16,6 +16,7 @@ from studio.cli._common import (
     add_cluster_arguments,
     batch_executor,
     build_request,
+    check_no_workers,
     device_of,
     executor_for,
     generator_of,
@@ -91,6 +92,7 @@ def _generate(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     if args.cluster:
         return _on_cluster(generator, request, batch_executor(registry, args), out, args)
+    check_no_workers(args)
     device = device_of(args.device)
     project = open_project(args.project, create=True) if args.project else None
     try:

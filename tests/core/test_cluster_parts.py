@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import EXIT_FAILED, main
+from studio.cli import EXIT_FAILED, EXIT_USAGE, main
 from studio.core.cluster import (
     INSTALL_HINT,
     ClusterError,
@@ -158,6 +158,8 @@ def test_an_address_where_nothing_listens_fails_within_seconds(tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"Nothing answers at 127.0.0.1:{port}" in err and "ray start --head" in err
     assert not project.exists()  # refused before anything was stored
+    assert main(["generate", "gan_faces", "--workers", "2", "--out", str(tmp_path)]) == EXIT_USAGE
+    assert "--workers is for a cluster" in capsys.readouterr().err
 
 
 def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch, tmp_path, capsys):
