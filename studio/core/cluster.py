@@ -12,182 +12,59 @@ dies is restarted by Ray and its job is retried (`max_task_retries`); the result
 arrives once, so it is committed once. Cancelling stops dispatching and stops running jobs at
 their next step; nothing of a cancelled job is committed after the cancel.
 
-Ray is an optional extra: nothing here imports it until a cluster is used.
+Ray is an optional extra: nothing here imports it until a cluster is used. Where a batch
+runs and how wide its pool is: `studio.core.cluster_plan`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import socket
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from studio.core.generator import Generator, ImageParam, Request
+from studio.core.cluster_inputs import InputCache
+from studio.core.cluster_plan import (
+    DEFAULT_REGISTRY,
+    INSTALL_HINT,
+    LOCAL,
+    ClusterError,
+    ClusterSpec,
+    Plan,
+    connect,
+    disconnect,
+    plan,
+    ray_available,
+)
+from studio.core.generator import Generator
 from studio.core.jobs import CancelReason, Job, JobQueue, JobState, settle
+
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "INSTALL_HINT",
+    "LOCAL",
+    "BatchListener",
+    "ClusterError",
+    "ClusterExecutor",
+    "ClusterSpec",
+    "Plan",
+    "WorkerStatus",
+    "plan",
+    "ray_available",
+]
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = (
-    "Running on a cluster needs Ray, an optional extra: in Studio's folder run "
-    '.venv/bin/pip install -e ".[cluster]" (Ray 2.60.0).'
-)
-LOCAL = "local"
-DEFAULT_REGISTRY = "studio.core.registry:default_registry"
 RETRIES = 3  # Ray runs a job again this many times when its worker dies
-CPU_THREADS_PER_WORKER = 4  # CPU workers by default: one per 4 cores (memory: a model each)
 POLL_S = 0.1  # how often the serving loop looks at cancels and new jobs
 PROGRESS_S = 0.5  # how often a busy worker is asked how far its job is
 START_TIMEOUT_S = 120.0  # for the first worker to come up (imports, a cold node)
-CONNECT_TIMEOUT_S = 3.0
-MAX_INPUT_BYTES = 1 << 30
 NICENESS = 5  # local workers run below the window, like its worker process
 LOST_IN_A_ROW = 2  # a worker that loses this many jobs in a row is given up
-
-
-class ClusterError(RuntimeError):
-    """The cluster cannot be used (Ray missing, nothing at the address, no room for a
-    worker); the message says what to do."""
-
-
-def ray_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ray") is not None
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ClusterError(INSTALL_HINT) from None
-    return ray
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    """Where a batch runs and how wide: `address` is "local" or a Ray address; `workers`
-    0 means as many as the cluster holds; `threads` are CPU threads per worker (0: the
-    cluster's CPUs shared among the workers); `device` is the usual preference."""
-
-    address: str = LOCAL
-    workers: int = 0
-    threads: int = 0
-    device: str = "auto"
-    registry: str = DEFAULT_REGISTRY
-
-    @property
-    def local(self) -> bool:
-        return self.address == LOCAL
-
-    def where(self) -> str:
-        return "Ray on this computer" if self.local else f"the Ray cluster at {self.address}"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How many workers to start and what each asks Ray for."""
-
-    workers: int
-    threads: int  # CPU threads per worker (0: the plugin's own default)
-    gpu: bool
-
-    def resources(self) -> dict[str, float]:
-        if self.gpu:
-            return {"num_gpus": 1, "num_cpus": 1}
-        return {"num_cpus": max(1, self.threads)}
-
-    def describe(self) -> str:
-        each = "1 GPU" if self.gpu else f"{self.threads} CPU thread(s)"
-        return f"{self.workers} worker(s), {each} each"
-
-
-def plan(spec: ClusterSpec, resources: Mapping[str, float], jobs: int = 0) -> Plan:
-    """The workers for `spec` on a cluster with `resources` (Ray's totals), for `jobs` jobs
-    (0: unknown). A GPU device gets one worker per GPU; the CPU gets one per `threads`
-    cores."""
-    cpus, gpus = max(1, int(resources.get("CPU", 1))), int(resources.get("GPU", 0))
-    if spec.device == "cuda" and gpus == 0:
-        raise ClusterError(f"The device is cuda, but {spec.where()} has no GPU; use --device cpu")
-    if gpus and spec.device in ("auto", "cuda"):
-        workers, threads, gpu = spec.workers or gpus, spec.threads, True
-    else:
-        threads = spec.threads or (
-            max(1, cpus // spec.workers) if spec.workers else min(CPU_THREADS_PER_WORKER, cpus)
-        )
-        workers, gpu = spec.workers or max(1, cpus // threads), False
-    if jobs:
-        workers = min(workers, jobs)
-    return Plan(max(1, workers), threads, gpu)
-
-
-_connection_lock = threading.Lock()
-_connected: dict[str, Any] = {"address": None, "users": 0, "ours": False}
-
-
-def connect(spec: ClusterSpec) -> Any:
-    """Ray, connected as `spec` asks (started here for "local"). A Ray this process already
-    has is reused: one started here for the same address, or one started by someone else.
-    Fails within seconds when nothing answers at the address."""
-    ray = _ray()
-    if not spec.local:
-        _check_reachable(spec.address)  # Ray itself would wait for minutes
-    with _connection_lock:
-        if ray.is_initialized():
-            if not _connected["ours"] or _connected["address"] == spec.address:
-                _connected["users"] += 1
-                return ray
-            if _connected["users"]:
-                raise ClusterError(
-                    f"Studio is using {ClusterSpec(_connected['address']).where()} for another "
-                    "batch; let that one finish first"
-                )
-            ray.shutdown()
-        options = {"include_dashboard": False, "log_to_driver": False,
-                   "logging_level": logging.ERROR}  # fmt: skip
-        try:
-            if spec.local:
-                ray.init(**options)
-            else:
-                ray.init(address=spec.address, **options)
-        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; say which and where
-            raise ClusterError(f"Could not connect to {spec.where()}: {exc}") from exc
-        _connected.update(address=spec.address, users=1, ours=True)
-        return ray
-
-
-def disconnect() -> None:
-    """One user of the connection is done (the connection stays for the next batch)."""
-    with _connection_lock:
-        _connected["users"] = max(0, _connected["users"] - 1)
-
-
-def _check_reachable(address: str) -> None:
-    """Ray waits for minutes on an address where nothing listens: look first (one TCP
-    connect)."""
-    if address == "auto":
-        return
-    target = address.removeprefix("ray://")
-    host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ClusterError(
-            f"'{address}' is not a Ray address; give HOST:PORT (the head's GCS port, 6379 by "
-            "default), ray://HOST:10001, or local"
-        )
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S):
-            pass
-    except OSError as exc:
-        raise ClusterError(
-            f"Nothing answers at {address} ({exc.strerror or exc}). Start the cluster with "
-            "`ray start --head` on its head machine, or use --cluster local"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -261,7 +138,7 @@ class ClusterExecutor:
         self._pings: dict[Any, _Worker] = {}
         self._lock = threading.RLock()  # a cancel and a commit never interleave
         self._stop_reason: CancelReason | None = None
-        self._inputs = _InputCache()
+        self._inputs = InputCache()
         self._connected = False
         self._why = ""  # why the last worker could not start
 
@@ -490,6 +367,8 @@ class ClusterExecutor:
             del self._running[reference]
             worker.job = None
             job.finished = time.time()
+            if self._stop_reason is not None and not job.token.cancelled:
+                job.token.cancel(self._stop_reason)  # Ctrl+C came while results arrived
             if job.token.cancelled:  # asked before the result was taken: commit none of it
                 state, results = JobState.CANCELLED.value, []
             job.state, job.error, job.details = JobState(state), error, details
@@ -550,48 +429,6 @@ def _worker_env(spec: ClusterSpec) -> dict[str, str]:
     if spec.local:
         env.update({k: v for k, v in os.environ.items() if k.startswith("STUDIO_")})
     return env
-
-
-class _InputCache:
-    """Input images sent to the cluster once each: the bytes go into Ray's object store and
-    the same reference serves every job that uses the same file (a batch's painting)."""
-
-    KEPT = 32
-
-    def __init__(self) -> None:
-        self._refs: OrderedDict[tuple, tuple[str, Any]] = OrderedDict()
-
-    def of(self, request: Request, lookup: Callable[[str], Generator], ray: Any) -> dict:
-        """{param: (file name, sha256, reference)} for the request's image files."""
-        from studio.core.metadata_inputs import file_name
-
-        shipped = {}
-        for spec in _image_params(request, lookup):
-            value = request.params.get(spec.name)
-            if not isinstance(value, str) or not value or not os.path.isfile(value):
-                continue  # the generator says what is wrong with it, as it would here
-            stat = os.stat(value)
-            if stat.st_size > MAX_INPUT_BYTES:
-                raise OSError(f"'{file_name(value)}' is over 1 GB; too large to send")
-            key = (value, stat.st_size, stat.st_mtime_ns)
-            if key not in self._refs:
-                with open(value, "rb") as handle:
-                    data = handle.read()
-                self._refs[key] = (hashlib.sha256(data).hexdigest(), ray.put(data))
-                while len(self._refs) > self.KEPT:
-                    self._refs.popitem(last=False)
-            self._refs.move_to_end(key)
-            digest, reference = self._refs[key]
-            shipped[spec.name] = (file_name(value), digest, reference)
-        return shipped
-
-
-def _image_params(request: Request, lookup: Callable[[str], Generator]) -> Sequence[ImageParam]:
-    try:
-        generator = lookup(request.generator)
-    except KeyError:
-        return ()
-    return [p for p in generator.params if isinstance(p, ImageParam)]
 
 
 def _short(exc: BaseException) -> str:

@@ -7,31 +7,23 @@ window's worker process does; plugins run unchanged. `run` takes one job at a ti
 and `state` run beside it (on the actor's "control" thread), so a cancel reaches a step that
 is running and the client can read its progress.
 
-Input images travel with the job (the client's files are not on the cluster's machines): the
-client sends each image's bytes once, the worker writes them under a folder named by their
-SHA-256 (so a painting used by every job of a batch is written once, and a plugin's own cache
-keyed by path still hits) and runs the request with those paths; the results get the
-client's paths back, so what is committed names the user's own files.
+Input images travel with the job (`studio.core.cluster_inputs`): the worker runs the request
+with its own copies' paths, and the results get the client's paths back, so what is
+committed names the user's own files.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from studio.core.cluster_inputs import InputFiles
 
-INPUT_FOLDERS_KEPT = 64  # distinct input images a worker keeps on disk (oldest go first)
-INPUTS_ROOT = "studio-cluster-inputs"
+log = logging.getLogger(__name__)
 
 
 class GeneratorWorker:
@@ -50,7 +42,7 @@ class GeneratorWorker:
         self._step = self._total = 0
         self._cancelled: int | None = None
         self._device = ""
-        self._inputs = _InputFiles()
+        self._inputs = InputFiles()
 
     # -- control (runs beside `run`)
 
@@ -144,60 +136,6 @@ class _Token:
 
     def cancel(self, *_: Any) -> None:
         self._worker.cancel(self._job_id)
-
-
-class _InputFiles:
-    """The input images this worker was sent, on its disk, one folder per SHA-256."""
-
-    def __init__(self) -> None:
-        base = Path(tempfile.gettempdir()) / INPUTS_ROOT
-        _remove_stale(base)
-        self.root = base / str(os.getpid())
-        self._kept: OrderedDict[str, Path] = OrderedDict()
-
-    def place(self, inputs: Mapping[str, tuple]) -> dict[str, str]:
-        """{param: path here} for {param: (file name, sha256, bytes or a Ray reference)}."""
-        paths = {}
-        for name, (file_name, digest, data) in inputs.items():
-            folder = self.root / digest
-            path = folder / file_name
-            if not path.is_file():
-                payload = data if isinstance(data, bytes | bytearray | memoryview) else _get(data)
-                folder.mkdir(parents=True, exist_ok=True)
-                partial = folder / f".{file_name}.part"
-                partial.write_bytes(payload)
-                partial.replace(path)
-            self._kept[digest] = folder
-            self._kept.move_to_end(digest)
-            paths[name] = str(path)
-        while len(self._kept) > INPUT_FOLDERS_KEPT:
-            _digest, folder = self._kept.popitem(last=False)
-            shutil.rmtree(folder, ignore_errors=True)
-        return paths
-
-
-def _get(reference: Any) -> bytes:
-    import ray
-
-    return ray.get(reference)
-
-
-def _remove_stale(base: Path) -> None:
-    """Input folders of workers that are gone (a killed worker never cleans up)."""
-    with contextlib.suppress(OSError):
-        for folder in base.iterdir():
-            if folder.name.isdigit() and not _alive(int(folder.name)):
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _with_params(request: Any, paths: Mapping[str, str]) -> Any:

@@ -14,14 +14,8 @@ import pytest
 from PIL import Image
 
 from studio.cli import EXIT_FAILED, EXIT_USAGE, main
-from studio.core.cluster import (
-    INSTALL_HINT,
-    ClusterError,
-    ClusterExecutor,
-    ClusterSpec,
-    _check_reachable,
-    plan,
-)
+from studio.core.cluster import INSTALL_HINT, ClusterError, ClusterExecutor, ClusterSpec, plan
+from studio.core.cluster_plan import _check_reachable
 from studio.core.cluster_worker import GeneratorWorker
 from studio.core.generator import Generator, ImageParam, Request, SeedParam
 from studio.core.registry import Registry
