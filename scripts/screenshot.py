@@ -1,6 +1,7 @@
 """Drives the real window like a user and saves a screenshot (run under Xvfb for the README).
 
 xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [vae]
+(scenes: gan, train, queue, vae, t2i, t2i-queue, style, cluster)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ SCENES = {
         "text_to_image",
         [{"prompt": "a lighthouse", "steps": 4, "width": 128, "height": 128, "seed": 3}],
     ),
+    "cluster": ("style_transfer", []),
     "style": (
         "style_transfer",
         [
@@ -95,6 +97,31 @@ def prepare_t2i(window, then) -> None:  # noqa: ANN001
             then()
 
     when_listed()
+
+
+def start_cluster_batch(window, app, shoot) -> None:  # noqa: ANN001
+    """A folder of photos restyled on a local Ray with two workers; shot mid-batch."""
+    import tempfile
+
+    from plugins.style_transfer import samples
+
+    folder = Path(tempfile.mkdtemp(prefix="studio-shot-"))
+    for n in range(40):
+        samples.photo(640, 427, seed=n).save(folder / f"frame-{n:04d}.png")
+    window.prompt_panel.form().set_values({"model": "builtin", "styles": "3:0.5,12:0.5"})
+    dialog = window.batches.open([folder])
+    dialog.move(window.x() + 520, window.y() + 150)
+    dialog.on_cluster.setChecked(True)
+    dialog.cluster_workers.setValue(2)
+    dialog.start()
+
+    def when_some_done() -> None:
+        if dialog.succeeded < 12:
+            QTimer.singleShot(200, when_some_done)
+            return
+        shoot(whole_screen=True)
+
+    when_some_done()
 
 
 def paint_mask(window) -> None:  # noqa: ANN001
@@ -186,20 +213,25 @@ def main() -> int:
 
         probe()
 
-    def shoot() -> None:
+    def shoot(whole_screen: bool = False) -> None:
         if not window.mask_tool.active:
             window.canvas.fit_all()
         app.processEvents()
         if app.platformName() == "xcb":  # the real pixels on screen, menus and all
-            picture = app.primaryScreen().grabWindow(window.winId())
+            picture = app.primaryScreen().grabWindow(0 if whole_screen else window.winId())
         else:
             picture = window.grab()
         picture.save(str(out))
         print(f"saved {out}")
+        window.jobs.shutdown()  # a batch still on the cluster stays queued in the project
         window.close()
+        app.quit()
 
-    window.jobs.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
-    if scene == "style":
+    if scene != "cluster":
+        window.jobs.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
+    if scene == "cluster":
+        QTimer.singleShot(500, lambda: start_cluster_batch(window, app, shoot))
+    elif scene == "style":
         QTimer.singleShot(300, lambda: prepare_style(window, form, next_job))
     elif scene.startswith("t2i"):
         QTimer.singleShot(300, lambda: prepare_t2i(window, next_job))

@@ -40,7 +40,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   # torch first and alone: the pinned CPU wheel; anything unpinned would pull a CUDA build.
   # STUDIO_TORCH_INDEX picks another wheel index (e.g. PyTorch's CPU-only one) where needed.
   "$VENV/bin/python" -m pip install -q "torch==2.13.0" ${STUDIO_TORCH_INDEX:+--index-url "$STUDIO_TORCH_INDEX"}
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  # The cluster extra (Ray) too, so the tests cover batches on a cluster.
+  "$VENV/bin/python" -m pip install -q -e ".[test,cluster]"
   echo "$want" >"$STAMP"
 fi
 

@@ -40,3 +40,21 @@ def models_dir() -> Path:
             "Run the set-up (scripts/setup.sh) or `studio models install-defaults` first."
         )
     return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One Ray on this machine for the whole run (it takes seconds to start): 2 CPUs, no
+    dashboard. Studio's cluster code finds it started and uses it as its "local" cluster."""
+    import logging
+
+    import ray
+
+    root = str(Path(__file__).resolve().parent.parent)  # workers import tests.fakes too
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH", "")) if p
+    )
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.ERROR, object_store_memory=300 * 2**20)  # fmt: skip
+    yield ray
+    ray.shutdown()

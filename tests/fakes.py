@@ -164,6 +164,7 @@ class Mapped(SolidColour):
 
 
 __all__ = [
+    "CountsLoads",
     "Crashing",
     "Failing",
     "GeneratorError",
@@ -194,6 +195,22 @@ def registry():
     from studio.core.registry import Registry
 
     made = Registry()
-    for generator in (SolidColour(), Slow(delay=0.01), Failing(), Crashing()):
+    for generator in (SolidColour(), Slow(delay=0.01), Failing(), Crashing(), CountsLoads()):
         made.register(generator)
     return made
+
+
+class CountsLoads(SolidColour):
+    """Says in each result's note how often this instance was loaded, with how many threads,
+    in which process."""
+
+    id = "counts_loads"
+    title = "Counts loads"
+
+    def run(self, request: Request, ctx: Context) -> list[Result]:
+        import os
+
+        results = super().run(request, ctx)
+        for result in results:
+            result.note = f"loads={self.loads} threads={ctx.threads} pid={os.getpid()}"
+        return results

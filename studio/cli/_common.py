@@ -1,12 +1,13 @@
 """What the headless commands share: errors and exit codes, --set parsing, Ctrl+C, progress
-bars, and running jobs (directly, or through a project's stored queue)."""
+bars, and running jobs (directly, or through a project's stored queue, here or on a Ray
+cluster)."""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,18 @@ class Interrupt:
     def __init__(self) -> None:
         self.requested = False
         self.job: Any = None
+        self.cluster: Any = None  # a ClusterExecutor serving a batch: stop it all
         self.keep_queued = False
 
     def __call__(self, *_: Any) -> None:
         from studio.core.jobs import CancelReason
 
         self.requested = True
-        if self.job is not None:
-            self.job.token.cancel(CancelReason.SHUTDOWN if self.keep_queued else CancelReason.USER)
+        reason = CancelReason.SHUTDOWN if self.keep_queued else CancelReason.USER
+        if self.cluster is not None:
+            self.cluster.stop(reason)  # sets a flag only: safe inside a signal handler
+        elif self.job is not None:
+            self.job.token.cancel(reason)
 
     def __enter__(self) -> Interrupt:
         self._previous = signal.signal(signal.SIGINT, self)
@@ -82,13 +87,17 @@ class Interrupt:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def generator_of(registry: Any, name: str) -> Any:
+def generator_of(registry: Any, name: str, args: argparse.Namespace | None = None) -> Any:
+    """The generator `name`, if it can run: its models are here (on a remote cluster, its
+    workers' machines are the ones that need them, and their jobs say so)."""
     from studio.core.paths import models_dir
 
     try:
         generator = registry.get(name)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
+    if remote_cluster(args):
+        return generator
     reason = generator.unavailable_reason(models_dir())
     if reason:
         raise Unavailable(f"{generator.title} is unavailable: {reason}")
@@ -124,6 +133,57 @@ def executor_for(registry: Any, device: Any, threads: int = 0) -> Any:
     from studio.core.paths import models_dir
 
     return Executor(registry.get, lambda: device, models_dir(), threads)
+
+
+def remote_cluster(args: argparse.Namespace | None) -> bool:
+    cluster = getattr(args, "cluster", None)
+    return bool(cluster) and cluster.strip() != "local"
+
+
+def add_cluster_arguments(parser: Any) -> None:
+    """--cluster and --workers, for a command whose jobs may run on a Ray cluster."""
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the jobs on a Ray cluster: 'local' starts Ray on this computer, anything "
+        "else is a Ray address (HOST:6379, ray://HOST:10001); needs the cluster extra",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="cluster workers (default: one per GPU, or one per 4 CPU cores)",
+    )
+
+
+def check_no_workers(args: argparse.Namespace) -> None:
+    if getattr(args, "workers", 0):
+        raise UsageError("--workers is for a cluster: add --cluster local (or an address)")
+
+
+def batch_executor(registry: Any, args: argparse.Namespace) -> Any:
+    """What runs a command's jobs: an `Executor` here, or with --cluster a `ClusterExecutor`,
+    connected (a bad address fails now, before anything is stored)."""
+    if not getattr(args, "cluster", None):
+        check_no_workers(args)
+        return executor_for(registry, device_of(args.device), args.threads)
+    from studio.core.cluster import ClusterError, ClusterExecutor, ClusterSpec
+    from studio.core.devices import DEVICE_CHOICES
+
+    if args.device not in DEVICE_CHOICES:
+        choices = ", ".join(DEVICE_CHOICES)
+        raise UsageError(f"Unknown device '{args.device}'; choose one of {choices}")
+    if args.workers < 0 or args.threads < 0:
+        raise UsageError("--workers and --threads take 0 (automatic) or more")
+    spec = ClusterSpec(args.cluster.strip(), args.workers, args.threads, args.device)
+    executor = ClusterExecutor(spec, registry.get)
+    if not args.quiet:
+        print(f"studio: connecting to {spec.where()}…", file=sys.stderr)
+    try:
+        executor.connect()
+    except ClusterError as exc:
+        raise Unavailable(str(exc)) from None
+    return executor
 
 
 def run_job(job: Any, executor: Any, args: Any, unit: str) -> Any:
@@ -162,34 +222,78 @@ def outcome(job: Any, title: str, cancelled: str) -> int | None:
 
 
 def run_entries(project: Any, entries: Sequence[tuple[int | None, Any]], executor: Any,
-                args: Any) -> tuple[int, list]:  # fmt: skip
-    """Run jobs in order with one progress bar: (stored queue id or None, QueueEntry) each.
-    Each result is committed into `project` (if any, taking its stored row off) and written
-    to its output as it arrives; Ctrl+C stops the running job and leaves it and the rest in
-    the project's queue. Returns (how many finished, the failures as text)."""
+                args: Any, on_done: Callable[[Any], None] | None = None
+                ) -> tuple[int, list]:  # fmt: skip
+    """Run jobs with one progress bar: (stored queue id or None, QueueEntry) each, in order
+    here, or all at once on a cluster (`executor` from `batch_executor`). Each result is
+    committed into `project` (if any, taking its stored row off) and written to its output
+    as it arrives; `on_done(job)` then sees each finished job. Ctrl+C stops the running
+    job(s) and leaves them and the rest in the project's queue. Returns (how many finished,
+    the failures as text)."""
     from studio.core.jobs import Job, JobState, settle
 
-    interrupt, done, failures = args.interrupt, 0, []
+    interrupt, counts = args.interrupt, {"done": 0}
+    failures: list[str] = []
     interrupt.keep_queued = project is not None
+    jobs = [
+        Job(e.request, title=e.title, project=project, queue_id=queue_id, parent=e.parent,
+            keep=e.keep, output=e.output, batch=e.batch)
+        for queue_id, e in entries
+    ]  # fmt: skip
     with progress_bar(args.quiet, "Queue", "job") as bar:
-        bar.total = len(entries)
-        for queue_id, e in entries:
-            if interrupt.requested:
-                break
-            job = Job(e.request, title=e.title, project=project, queue_id=queue_id,
-                      parent=e.parent, keep=e.keep, output=e.output, batch=e.batch)  # fmt: skip
-            interrupt.job = job
-            executor.execute(job)
-            settle(job)
+        bar.total = len(jobs)
+
+        def finished(job: Any) -> None:
             if job.state is JobState.FAILED:
-                failures.append(f"{e.title}: {job.error}")
-                bar.write(f"studio: {e.title} failed: {job.error}")
+                failures.append(f"{job.title}: {job.error}")
+                bar.write(f"studio: {job.title} failed: {job.error}")
             elif job.warning:
-                failures.append(f"{e.title}: kept, but not written: {job.warning}")
-            if job.state is JobState.DONE:
-                done += 1
+                failures.append(f"{job.title}: kept, but not written: {job.warning}")
+            counts["done"] += job.state is JobState.DONE
+            if on_done is not None:
+                on_done(job)
             bar.update(1)
-    return done, failures
+
+        if hasattr(executor, "serve"):
+            _serve(jobs, executor, args, bar, finished)
+        else:
+            for job in jobs:
+                if interrupt.requested:
+                    break
+                interrupt.job = job
+                executor.execute(job)
+                settle(job)
+                finished(job)
+    return counts["done"], failures
+
+
+def _serve(jobs: list, cluster: Any, args: Any, bar: Any, finished: Callable) -> None:
+    """Run `jobs` on a cluster, committing each as it arrives; per-worker counts on the bar."""
+    from studio.core.cluster import BatchListener, ClusterError
+    from studio.core.jobs import CancelReason, JobQueue
+
+    class Report(BatchListener):
+        def finished(self, job: Any) -> None:
+            finished(job)
+
+        def workers_changed(self, workers: tuple) -> None:
+            bar.set_postfix_str(" ".join(f"w{w.index}:{w.done}" for w in workers), refresh=True)
+
+    queue = JobQueue()
+    for job in jobs:
+        queue.submit(job)
+    args.interrupt.cluster = cluster
+    if args.interrupt.requested:  # Ctrl+C while connecting
+        cluster.stop(CancelReason.SHUTDOWN if args.interrupt.keep_queued else CancelReason.USER)
+    try:
+        planned = cluster.start(len(jobs))
+        if not args.quiet:
+            bar.write(f"studio: {planned.describe()} on {cluster.spec.where()}")
+        cluster.serve(queue, Report(), until_empty=True)
+    except ClusterError as exc:
+        raise Unavailable(str(exc)) from None
+    finally:
+        cluster.close()
 
 
 def _figures(metrics: dict) -> str:

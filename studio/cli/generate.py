@@ -13,14 +13,20 @@ from studio.cli._common import (
     EXIT_INTERRUPTED,
     Interrupt,
     UsageError,
+    add_cluster_arguments,
+    batch_executor,
     build_request,
+    check_no_workers,
     device_of,
     executor_for,
     generator_of,
     open_project,
     outcome,
+    run_entries,
     run_job,
 )
+
+PARTS_PER_WORKER = 4  # on a cluster a batch is cut into this many parts per worker
 
 
 def add_parser(sub: Any) -> None:
@@ -56,6 +62,7 @@ def add_parser(sub: Any) -> None:
     gen.add_argument(
         "--project", type=Path, help="commit the results to this project (created if needed)"
     )
+    add_cluster_arguments(gen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,15 +82,18 @@ def _generate(args: argparse.Namespace) -> int:
     if args.out is None and args.project is None:
         raise UsageError("say where the images go: --out FOLDER, --project FILE, or both")
     registry = default_registry()
-    generator = generator_of(registry, args.generator)
+    generator = generator_of(registry, args.generator, args)
     request = build_request(generator, args)
-    device = device_of(args.device)
     out = None
     if args.out is not None:
         try:
             out = check_writable(args.out)
         except ExportError as exc:
             raise UsageError(str(exc)) from None
+    if args.cluster:
+        return _on_cluster(generator, request, batch_executor(registry, args), out, args)
+    check_no_workers(args)
+    device = device_of(args.device)
     project = open_project(args.project, create=True) if args.project else None
     try:
         title = generator.summary(request)
@@ -97,24 +107,63 @@ def _generate(args: argparse.Namespace) -> int:
             return failed
         if project is not None:
             print(f"Committed {len(job.item_ids)} result(s) to {project.path}")
-        return _write(job, out, args) if out is not None else 0
+        return _write(job.request, job.results, out, args) if out is not None else 0
     finally:
         if project is not None:
             project.close()
 
 
-def _write(job: Any, out: Path, args: argparse.Namespace) -> int:
+def _on_cluster(generator: Any, request: Any, cluster: Any, out: Path | None,
+                args: argparse.Namespace) -> int:  # fmt: skip
+    """The request cut into parts of consecutive seeds, one job each, spread over the
+    cluster's workers; each part is committed as it arrives, the files written at the end
+    (named as a local run names them)."""
+    from studio.core.project_queue import QueueEntry
+
+    parts = generator.split(request, PARTS_PER_WORKER * cluster.planned().workers)
+    entries = [QueueEntry(part, generator.summary(part)) for part in parts]
+    project = open_project(args.project, create=True) if args.project else None
+    finished: dict[str, Any] = {}
+    try:
+        # Stored first: a kill or Ctrl+C leaves what is missing to resume.
+        ids = project.queue.add(entries) if project is not None else [None] * len(entries)
+        pairs = list(zip(ids, entries, strict=True))
+        keep = lambda job: finished.setdefault(job.request.to_json(), job)  # noqa: E731
+        _done, failures = run_entries(project, pairs, cluster, args, keep)
+    finally:
+        if project is not None:
+            project.close()
+    results = [r for part in parts for r in _results(finished.get(part.to_json()))]
+    if args.interrupt.requested:
+        kept = f"; the other parts stay queued in {args.project}" if project is not None else ""
+        print(f"studio: interrupted after {len(results)} image(s){kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for failure in failures:
+        print(f"studio: {failure}", file=sys.stderr)
+    if project is not None:
+        print(f"Committed {len(results)} result(s) to {project.path}")
+    code = _write(request, results, out, args) if out is not None and results else 0
+    return EXIT_FAILED if failures else code
+
+
+def _results(job: Any) -> list:
+    from studio.core.jobs import JobState
+
+    return job.results if job is not None and job.state is JobState.DONE else []
+
+
+def _write(request: Any, results: list, out: Path, args: argparse.Namespace) -> int:
     from studio.core.export import ExportError, save_animation, save_result_png, unique_path
 
-    interrupt, generator, written = args.interrupt, job.request.generator, []
+    interrupt, generator, written = args.interrupt, request.generator, []
     try:
-        for i, result in enumerate(job.results):
+        for i, result in enumerate(results):
             if interrupt.requested:
                 break
             written.append(save_result_png(result, out, f"{generator}-{result.seed}-{i:04d}"))
         if args.animation and not interrupt.requested:
-            target = unique_path(out, f"{generator}-{job.request.seed}", f".{args.animation}")
-            written.append(save_animation([r.image for r in job.results], target, args.fps))
+            target = unique_path(out, f"{generator}-{request.seed}", f".{args.animation}")
+            written.append(save_animation([r.image for r in results], target, args.fps))
     except ExportError as exc:
         print(f"studio: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -14,9 +14,10 @@ from studio.cli._common import (
     Interrupt,
     Unavailable,
     UsageError,
-    device_of,
-    executor_for,
+    add_cluster_arguments,
+    batch_executor,
     open_project,
+    remote_cluster,
     run_entries,
 )
 
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
     queue.add_argument("--device", default=os.environ.get("STUDIO_DEVICE", "auto"))
     queue.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     queue.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_cluster_arguments(queue)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,10 +73,10 @@ def _run(project: Any, stored: list, args: argparse.Namespace) -> int:
         raise UsageError(f"this Studio has no generator {', '.join(missing)}; install its plugin")
     for generator_id in {s.entry.request.generator for s in stored}:
         reason = registry.get(generator_id).unavailable_reason(models_dir())
-        if reason:
+        if reason and not remote_cluster(args):  # a remote cluster's machines have their own
             raise Unavailable(f"{registry.get(generator_id).title} is unavailable: {reason}")
-    executor = executor_for(registry, device_of(args.device), args.threads)
     with Interrupt() as args.interrupt:
+        executor = batch_executor(registry, args)
         done, failures = run_entries(project, [(s.id, s.entry) for s in stored], executor, args)
     left = len(project.queue)
     print(f"Finished {done} job(s) into {project.path.name}; {left} still waiting")

@@ -16,8 +16,8 @@ from studio.cli._common import (
     EXIT_INTERRUPTED,
     Interrupt,
     UsageError,
-    device_of,
-    executor_for,
+    add_cluster_arguments,
+    batch_executor,
     generator_of,
     open_project,
     parse_settings,
@@ -72,14 +72,15 @@ def add_parser(sub: Any) -> None:
         help="also commit the results to this project; the batch is stored there first, so "
         "an interrupted one resumes with `studio queue PROJECT --run`",
     )
+    add_cluster_arguments(p)
 
 
-def restyler(registry: Any) -> Any:
+def restyler(registry: Any, args: argparse.Namespace | None = None) -> Any:
     """The first generator that restyles a content image with a style image (by the roles of
     its ImageParams), or a usage error saying none is installed."""
     for generator in registry.generators():
         if generator.image_param("content") and generator.image_param("style"):
-            return generator_of(registry, generator.id)
+            return generator_of(registry, generator.id, args)
     raise UsageError("no generator here restyles one image with another")
 
 
@@ -121,7 +122,7 @@ def _stylize(args: argparse.Namespace) -> int:
     from studio.core.registry import default_registry
 
     registry = default_registry()
-    generator = restyler(registry)
+    generator = restyler(registry, args)
     content = generator.image_param("content").name
     base = style_values(generator, args.style, args.model)
     flags = {"strength": args.strength, "keep_colours": args.keep_colours,
@@ -146,7 +147,7 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"studio: skipped {problem}", file=sys.stderr)
     if not inputs.files:
         raise UsageError("no images to stylize")
-    executor = executor_for(registry, device_of(args.device), args.threads)
+    executor = batch_executor(registry, args)
     when, batch = time.time(), uuid.uuid4().hex
     entries = [
         QueueEntry(

@@ -414,6 +414,34 @@ class Generator:
             return self.make_request(values), 0
         return self.make_request(values), index
 
+    def split(self, request: Request, parts: int) -> list[Request]:
+        """Up to `parts` requests whose results, in order, are `request`'s results: how a
+        batch spreads over several workers (a cluster).
+
+        With a `count` that applies and a SeedParam `seed`, that is runs of consecutive seeds
+        (image i of a batch from seed s is the image of seed s + i, as `rerun` relies on);
+        otherwise the request itself. Override to return `[request]` when images depend on
+        each other.
+        """
+        names = {p.name: p for p in self.params}
+        count = names.get("count")
+        if (
+            parts <= 1
+            or count is None
+            or not count.applies(request.params)
+            or not isinstance(names.get("seed"), SeedParam)
+        ):
+            return [request]
+        total = int(request.params["count"])
+        size, extra = divmod(total, min(parts, total))
+        out, offset = [], 0
+        for k in range(min(parts, total)):
+            n = size + (k < extra)
+            values = {**request.params, "count": n, "seed": seed_at(request.params["seed"], offset)}
+            out.append(self.make_request(values))
+            offset += n
+        return out
+
     def result(self, request: Request, image: Image, seed: int, **extra: Any) -> Result:
         """Build a Result carrying this generator's identity and the request's params."""
         extra.setdefault("method", self.method or self.title)

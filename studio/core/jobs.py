@@ -211,6 +211,10 @@ class JobQueue:
     def paused(self) -> bool:
         return self._paused
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def pause(self) -> None:
         """Let the running job finish, start no other until `resume`."""
         with self._cond:

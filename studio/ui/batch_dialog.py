@@ -1,8 +1,11 @@
 """Run the current generator over many images: files or folders, one job per image, with overall
-progress; results go to the project and, if asked, straight to a folder."""
+progress; results go to the project and, if asked, straight to a folder. The batch runs on
+this computer (the window's queue) or on a Ray cluster (a runner of its own, one job per
+worker at a time, with each worker's count shown)."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QDialog,
     QFormLayout,
@@ -21,11 +25,14 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QRadioButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.batch_run import DEFAULT_TEMPLATE, Output, collect_images
+from studio.core.cluster import INSTALL_HINT, LOCAL, ClusterSpec, ray_available
 from studio.core.export import ExportError, check_writable, template_tokens
 from studio.core.generator import Generator, ImageParam, ParamError
 from studio.core.jobs import JobState
@@ -65,6 +72,8 @@ class BatchDialog(QDialog):
         self.total = 0
         self.succeeded = self.failed = 0
         self.failures: list[str] = []
+        self.cluster_runner: Any = None  # the runner of a batch on a cluster, while it runs
+        self._cluster_text = ""  # where it runs, how many workers
 
         intro = QLabel(
             f"Runs <b>{generator.title}</b> with the settings in the Generate panel on every "
@@ -107,6 +116,10 @@ class BatchDialog(QDialog):
         self.write.toggled.connect(self.template.setEnabled)
         folder_row.setEnabled(False)
         self.template.setEnabled(False)
+        form.addRow("Run on", self._run_on_row())
+        self.workers_label = QLabel("")
+        self.workers_label.setObjectName("batch_workers")
+        self.workers_label.setWordWrap(True)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("batch_progress")
@@ -136,10 +149,43 @@ class BatchDialog(QDialog):
         layout.addWidget(self.recursive)
         layout.addLayout(form)
         layout.addWidget(self.progress)
+        layout.addWidget(self.workers_label)
         layout.addWidget(self.problems)
         layout.addLayout(bottom)
         self.setAcceptDrops(True)
         jobs.job_finished.connect(self._on_finished)
+
+    def _run_on_row(self) -> QWidget:
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        self.here = QRadioButton("This computer")
+        self.here.setChecked(True)
+        self.on_cluster = QRadioButton("Cluster at")
+        self.on_cluster.setObjectName("batch_on_cluster")
+        group = QButtonGroup(row)
+        group.addButton(self.here)
+        group.addButton(self.on_cluster)
+        self.address = QLineEdit(LOCAL)
+        self.address.setObjectName("batch_cluster_address")
+        self.address.setToolTip(
+            "local: start Ray on this computer; or a Ray cluster's address, e.g. 10.0.0.5:6379"
+        )
+        self.cluster_workers = QSpinBox()
+        self.cluster_workers.setRange(0, 1024)
+        self.cluster_workers.setSpecialValueText("auto")
+        self.cluster_workers.setPrefix("workers ")
+        self.cluster_workers.setToolTip("0 (auto): one per GPU, or one per 4 CPU cores")
+        for widget in (self.here, self.on_cluster, self.address, self.cluster_workers):
+            line.addWidget(widget, 1 if widget is self.address else 0)
+        self.on_cluster.toggled.connect(self.address.setEnabled)
+        self.on_cluster.toggled.connect(self.cluster_workers.setEnabled)
+        self.address.setEnabled(False)
+        self.cluster_workers.setEnabled(False)
+        if not ray_available():
+            self.on_cluster.setEnabled(False)
+            self.on_cluster.setToolTip(INSTALL_HINT)
+        return row
 
     # -- inputs
 
@@ -211,11 +257,18 @@ class BatchDialog(QDialog):
             summary = self.generator.summary(request)
             entries.append(QueueEntry(request, summary, output=written, batch=batch,
                                       batch_index=number))  # fmt: skip
+        runner = self._cluster_runner(len(entries)) if self.on_cluster.isChecked() else None
+        if runner is False:
+            return 0
         self.failures = list(found.problems)
         self.succeeded = self.failed = 0
         self.problems.setPlainText("\n".join(self.failures))
-        if not self.jobs.submit_many(entries):  # no project to keep them; the window said so
+        self.workers_label.setText("")
+        if not self.jobs.submit_many(entries, runner=runner):  # no project; the window said so
+            if runner is not None:
+                runner.shutdown()
             return self._refuse("Nothing was queued: the results would have nowhere to go")
+        self.cluster_runner = runner
         self.batch, self.total = batch, len(entries)
         self.progress.setRange(0, max(1, self.total))
         self.progress.setValue(0)
@@ -230,6 +283,31 @@ class BatchDialog(QDialog):
             self.failed += unqueued
             self.progress.setValue(self.succeeded + self.failed)
         self._update_status()
+
+    def _cluster_runner(self, jobs: int) -> Any:
+        """A runner for this batch on the cluster the form names; False (having said why)
+        when there is none to be had."""
+        from studio.ui.cluster_runner import ClusterRunner
+
+        if not ray_available():
+            return self._refuse(INSTALL_HINT) or False
+        address = self.address.text().strip() or LOCAL
+        spec = ClusterSpec(address, self.cluster_workers.value(),
+                           device=os.environ.get("STUDIO_DEVICE", "auto"))  # fmt: skip
+        generators = {self.generator.id: self.generator}
+        runner = ClusterRunner(spec, generators.__getitem__, jobs, self)
+        runner.status_changed.connect(self._show_cluster)
+        runner.workers_changed.connect(self._show_workers)
+        runner.failed.connect(lambda text: self.workers_label.setText(f"Cluster: {text}"))
+        return runner
+
+    def _show_cluster(self, text: str) -> None:
+        self._cluster_text = text
+        self.workers_label.setText(text)
+
+    def _show_workers(self, workers: tuple) -> None:
+        counts = " · ".join(w.label() for w in workers)
+        self.workers_label.setText(f"{self._cluster_text}\n{counts}")
 
     def _refuse(self, message: str) -> int:
         self.status.setText(message)
@@ -264,6 +342,9 @@ class BatchDialog(QDialog):
         self.start_button.setEnabled(finished >= total)  # one batch at a time
         if finished >= total:
             self.cancel_button.setEnabled(False)
+            if self.cluster_runner is not None:  # its workers end; the counts stay shown
+                runner, self.cluster_runner = self.cluster_runner, None
+                self.jobs.retire(runner)
 
 
 class BatchDialogs(QObject):

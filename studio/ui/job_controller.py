@@ -6,6 +6,10 @@ Switching projects lets the running job finish into its own project (which close
 and leaves the old project's waiting jobs in its stored queue; opening a project with stored
 jobs offers them, paused, to resume. Views read `JobStatus` objects, which only this
 controller changes, from the runner's messages, on the main thread.
+
+Jobs go to the window's runner (one at a time, on this computer), or a batch goes to a runner
+of its own (`submit_many(..., runner=)`, e.g. a `ClusterRunner`): every runner reports the
+same messages, and the controller steers each job through the runner that has it.
 """
 
 from __future__ import annotations
@@ -90,11 +94,30 @@ class JobController(QObject):
         self.runner = runner
         self.project: Project | None = None
         self.statuses: dict[int, JobStatus] = {}
-        self._lingering: dict[Path, Project] = {}  # closed once their running job is done
-        self._pending: deque[tuple[Project, QueueEntry, int]] = deque()
+        self._lingering: dict[Path, Project] = {}  # closed once their running jobs are done
+        self._pending: deque[tuple[Project, QueueEntry, int, Any]] = deque()
+        self.runners: list[Any] = []  # the window's runner first, then batches' own
+        self._runner_of: dict[int, Any] = {}  # job id -> the runner that has it
+        self._attach(runner)
+
+    def _attach(self, runner: Any) -> None:
+        if runner in self.runners:
+            return
+        self.runners.append(runner)
         runner.job_started.connect(self._on_started)
         runner.progress_changed.connect(self._on_progress)
         runner.job_finished.connect(self._on_finished)
+
+    def retire(self, runner: Any) -> None:
+        """A batch's own runner is done: stop it (its unfinished jobs stay stored) and let go."""
+        if runner is self.runner or runner not in self.runners:
+            return
+        runner.shutdown()
+        self.runners.remove(runner)
+        for signal, slot in ((runner.job_started, self._on_started),
+                             (runner.progress_changed, self._on_progress),
+                             (runner.job_finished, self._on_finished)):  # fmt: skip
+            signal.disconnect(slot)
 
     # -- submitting
 
@@ -113,16 +136,19 @@ class JobController(QObject):
         stored = self._store([entry])
         return self._queue(self.project, entry, stored[0]) if stored else None
 
-    def submit_many(self, entries: Sequence[QueueEntry]) -> list[JobStatus]:
+    def submit_many(self, entries: Sequence[QueueEntry], runner: Any = None) -> list[JobStatus]:
         """Queue several jobs: all stored in one transaction at once; the first few queued now
         and the rest a few per turn of the event loop (hundreds of queue rows appear without
-        freezing the window). Returns the statuses of those queued now."""
+        freezing the window). `runner`: one of the batch's own instead of the window's.
+        Returns the statuses of those queued now."""
         ids = self._store(entries)
         if not ids:
             return []
         project = self.project
+        if runner is not None:
+            self._attach(runner)
         self._pending.extend(
-            (project, entry, queue_id) for entry, queue_id in zip(entries, ids, strict=True)
+            (project, entry, queue_id, runner) for entry, queue_id in zip(entries, ids, strict=True)
         )
         return self._queue_some()
 
@@ -146,8 +172,8 @@ class JobController(QObject):
         for _ in range(SUBMIT_CHUNK):
             if not self._pending:
                 break
-            project, entry, queue_id = self._pending.popleft()
-            made.append(self._queue(project, entry, queue_id))
+            project, entry, queue_id, runner = self._pending.popleft()
+            made.append(self._queue(project, entry, queue_id, runner))
         if self._pending:
             QTimer.singleShot(0, self._queue_some)
         return made
@@ -158,7 +184,7 @@ class JobController(QObject):
         dropped = [p for p in self._pending if p[1].batch == batch]
         self._pending = deque(p for p in self._pending if p[1].batch != batch)
         by_project: dict[int, tuple[Project, list[int]]] = {}
-        for project, _entry, queue_id in dropped:
+        for project, _entry, queue_id, _runner in dropped:
             by_project.setdefault(id(project), (project, []))[1].append(queue_id)
         for project, ids in by_project.values():
             project.queue.remove(ids)
@@ -170,7 +196,9 @@ class JobController(QObject):
         """Jobs of `batch` stored but not queued yet."""
         return sum(1 for p in self._pending if p[1].batch == batch)
 
-    def _queue(self, project: Project, entry: QueueEntry, queue_id: int | None) -> JobStatus:
+    def _queue(
+        self, project: Project, entry: QueueEntry, queue_id: int | None, runner: Any = None
+    ) -> JobStatus:
         job = Job(
             entry.request,
             title=entry.title or entry.request.generator,
@@ -185,8 +213,10 @@ class JobController(QObject):
         if job.batch is None:
             self._distinguish(status)
         self.statuses[job.id] = status
+        runner = runner or self.runner
+        self._runner_of[job.id] = runner
         self.job_added.emit(status)
-        self.runner.submit(job)
+        runner.submit(job)
         return status
 
     def _distinguish(self, status: JobStatus) -> None:
@@ -216,7 +246,7 @@ class JobController(QObject):
         if status.state is JobState.RUNNING:
             status.cancelling = True
             self.job_changed.emit(status, None)
-        self.runner.cancel(job_id)
+        self._runner_of.get(job_id, self.runner).cancel(job_id)
 
     def cancel_running(self) -> bool:
         running = self.runner.running
@@ -231,9 +261,15 @@ class JobController(QObject):
 
     def move(self, job_id: int, index: int) -> None:
         """Move a waiting job to `index` among the waiting jobs, here and in its stored queue."""
-        if not self.runner.move(job_id, index):
+        runner = self._runner_of.get(job_id, self.runner)
+        before = 0  # the waiting jobs of the runners listed before this one
+        for other in self.runners:
+            if other is runner:
+                break
+            before += len(other.queue)
+        if not runner.move(job_id, max(0, index - before)):
             return
-        waiting = self.runner.queue.waiting()
+        waiting = runner.queue.waiting()
         by_project: dict[int, tuple[Project, list[int]]] = {}
         for job in waiting:
             if job.project is not None and job.queue_id is not None:
@@ -245,18 +281,20 @@ class JobController(QObject):
                 log.warning("could not store the new order", exc_info=True)
 
     def waiting_ids(self) -> list[int]:
-        return [job.id for job in self.runner.queue.waiting()]
+        return [job.id for runner in self.runners for job in runner.queue.waiting()]
 
     @property
     def paused(self) -> bool:
         return self.runner.paused
 
     def pause(self) -> None:
-        self.runner.pause()
+        for runner in self.runners:
+            runner.pause()
         self.paused_changed.emit(True)
 
     def resume(self) -> None:
-        self.runner.resume()
+        for runner in self.runners:
+            runner.resume()
         self.paused_changed.emit(False)
 
     # -- projects
@@ -272,7 +310,7 @@ class JobController(QObject):
     def release(self, project: Project) -> None:
         """The user left `project`: its waiting jobs stay in its stored queue, and it closes
         once its running job (if any) has committed."""
-        left = self.runner.withdraw(lambda job: job.project is project)
+        left = [j for r in self.runners for j in r.withdraw(lambda job: job.project is project)]
         left += [p for p in self._pending if p[0] is project]
         self._pending = deque(p for p in self._pending if p[0] is not project)
         if left:
@@ -281,11 +319,20 @@ class JobController(QObject):
                 "resume them.",
                 "info",
             )
-        running = self.runner.running
-        if running is not None and running.project is project:
+        if self._running_in(project):
             self._lingering[project.path] = project
         else:
             project.close()
+
+    def _running(self) -> list[Job]:
+        jobs = []
+        for runner in self.runners:
+            several = getattr(runner, "running_jobs", None)
+            jobs += several() if several is not None else [j for j in [runner.running] if j]
+        return jobs
+
+    def _running_in(self, project: Project) -> bool:
+        return any(job.project is project for job in self._running())
 
     def reusable(self, path: Path) -> Project | None:
         """A project still open for a job of its own (the user went back to it)."""
@@ -297,10 +344,11 @@ class JobController(QObject):
             stored = project.queue.entries()
         except ProjectError:
             return
-        queued = {job.queue_id for job in self.runner.queue.waiting() if job.project is project}
-        running = self.runner.running
-        if running is not None and running.project is project:
-            queued.add(running.queue_id)
+        queued = {
+            job.queue_id
+            for job in [*(j for r in self.runners for j in r.queue.waiting()), *self._running()]
+            if job.project is project
+        }
         fresh = [s for s in stored if s.id not in queued]
         if not fresh:
             return
@@ -310,8 +358,9 @@ class JobController(QObject):
         self.stored_found.emit(project, len(fresh))
 
     def shutdown(self) -> None:
-        """Stop the runner (unfinished jobs stay stored) and close projects kept for it."""
-        self.runner.shutdown()
+        """Stop the runners (unfinished jobs stay stored) and close projects kept for them."""
+        for runner in list(self.runners):
+            runner.shutdown()
         for project in self._lingering.values():
             project.close()
         self._lingering.clear()
@@ -342,9 +391,11 @@ class JobController(QObject):
         status.error, status.warning, status.note = message.error, message.warning, message.note
         status.device, status.seconds = message.device, message.seconds
         status.stopped, status.cancelling = message.stopped, False
+        self._runner_of.pop(message.job_id, None)
         self.job_finished.emit(status)
-        if self._lingering.get(status.project.path) is status.project:
-            self._lingering.pop(status.project.path).close()  # its last job has committed
+        project = status.project
+        if self._lingering.get(project.path) is project and not self._running_in(project):
+            self._lingering.pop(project.path).close()  # its last job has committed
         self._trim()
 
     def _trim(self) -> None:
