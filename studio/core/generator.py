@@ -8,6 +8,7 @@ imports inside `Generator.load`, which runs on the worker thread.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -300,6 +301,23 @@ class ModelParam(Param):
         return None if value in (None, "") else str(value)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FolderParam(Param):
+    """A folder on disk; the value is its path (the panel offers a folder chooser and takes a
+    dropped folder). optional: may be left empty (None)."""
+
+    optional: bool = False
+
+    def validate(self, value: Any) -> str | None:
+        if value in (None, ""):
+            if self.optional:
+                return None
+            raise self._fail("needs a folder")
+        if not isinstance(value, str | os.PathLike):
+            raise self._fail(f"expected a folder path, got {value!r}")
+        return os.fspath(value)
+
+
 # ---------------------------------------------------------------- request and result
 
 
@@ -419,6 +437,23 @@ class ExistingInstall:
     folders: tuple[tuple[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class Plot:
+    """One live chart of a trainer's reported figures (see `Generator.plots`).
+
+    title: shown above the chart. x: the figure along the horizontal axis (e.g. "epoch" or
+    "step"). series: (figure, legend) pairs, one line each, read from the `metrics` a trainer
+    passes to `Context.progress`. dashed: figures drawn dashed (e.g. held-out beside train).
+    log: start with a logarithmic vertical axis (the user can switch it either way).
+    """
+
+    title: str
+    x: str
+    series: tuple[tuple[str, str], ...]
+    dashed: tuple[str, ...] = ()
+    log: bool = False
+
+
 ProgressFn = Callable[[int, int, "Image | None", "dict[str, float] | None"], None]
 
 
@@ -474,6 +509,7 @@ class Generator:
     method: ClassVar[str] = ""  # the sampling method written into metadata (default: title)
     kind: ClassVar[str] = "generate"  # "train": listed in the Train panel, not the picker
     params: ClassVar[tuple[Param, ...]] = ()
+    plots: ClassVar[tuple[Plot, ...]] = ()  # a trainer's live charts in the Train panel
 
     def unavailable_reason(self, models_dir: Any) -> str | None:
         """Cheap check (no heavy imports) of whether the generator can run; None if it can."""
@@ -486,6 +522,28 @@ class Generator:
         `grid_extent(n) -> (lo, hi)`, `decode(points)`, `encode(image) -> (x, y)`,
         `reconstruct(image)` and `heldout_points() -> [(x, y, label)]`.
         """
+        return None
+
+    def latent_walk(self, models_dir: Any) -> Any:
+        """A latent space to walk along named directions, live, or None (the default).
+
+        The Directions panel creates the object on a thread of its own in the window's
+        process and calls it only from that thread (Qt-free; each call should take well under
+        30 ms except `open`):
+        `open(values, progress) -> list[str]`: load the model and the starting point that
+        the form `values` (this generator's params) name, find the directions if the model
+        has none saved yet (`progress(done, total)` reports), and return their names;
+        `render(offsets) -> PIL image`: the starting point moved `offsets[i]` along direction
+        i (in standard deviations of the data along it);
+        `rename(index, name)`: name a direction (saved with the model);
+        `values_for(offsets) -> dict`: form values with which `run` makes that same image.
+        """
+        return None
+
+    def resume_values(self, request: Request, models_dir: Any) -> dict[str, Any] | None:
+        """For a trainer: the form values that continue `request`'s run after it was
+        cancelled or failed (from the checkpoint it kept), or None when there is nothing to
+        continue. The Train panel offers *Resume* when this returns values."""
         return None
 
     def model_choices(self, models_dir: Any) -> list[tuple[str, str]]:
