@@ -14,6 +14,7 @@ from studio.core.generator import (
     GeneratorError,
     ImageParam,
     IntParam,
+    Plot,
     Request,
     Result,
     SeedParam,
@@ -99,6 +100,11 @@ class Trainer(Generator):
     title = "Fake training"
     kind = "train"
     params = (IntParam(name="epochs", default=3, minimum=1, maximum=100), SeedParam(name="seed"))
+    plots = (
+        Plot("Reconstruction", "epoch", (("train_recon", "train"), ("heldout_recon", "held-out")),
+             dashed=("heldout_recon",)),
+        Plot("KL", "epoch", (("train_kl", "train"), ("heldout_kl", "held-out"))),
+    )  # fmt: skip
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay

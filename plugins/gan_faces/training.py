@@ -171,14 +171,15 @@ def _strip(tensors: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def batches(count: int, batch: int, rng: Any) -> Any:
-    """Endless batch indices: a fresh permutation of the data per epoch (the last, short
-    batch of an epoch is dropped so batch norm always sees full batches)."""
+def batch_at(step: int, count: int, batch: int, seed: int) -> Any:
+    """The indices of the images of step `step` (0-based): each epoch walks its own seeded
+    permutation of the data, so any step's batch is known without replaying the ones before
+    it (a resumed run sees the very batches an uninterrupted one would). The short batch at
+    an epoch's end is dropped so batch norm always sees full batches."""
     per_epoch = max(1, count // batch)
-    while True:
-        order = torch.randperm(count, generator=rng)
-        for i in range(per_epoch):
-            yield order[i * batch : (i + 1) * batch].numpy()
+    epoch, index = divmod(step, per_epoch)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+    return order[index * batch : (index + 1) * batch].numpy()
 
 
 def run_training(
@@ -197,7 +198,6 @@ def run_training(
     step, and a True saves a checkpoint and raises Cancelled."""
     s = trainer.settings
     batch = min(s.batch, len(pixels))
-    source = batches(len(pixels), batch, trainer.rng)
     window: list[dict[str, float]] = []
     started = time.perf_counter()
     base_seconds, last_save = progress.seconds, progress.step
@@ -211,14 +211,14 @@ def run_training(
                 save(trainer, folder, progress, card(progress, "stopped"))
             raise Cancelled()
         step_start = time.perf_counter()
-        figures = trainer.step(pixels[next(source)])
+        figures = trainer.step(pixels[batch_at(progress.step, len(pixels), batch, s.seed)])
         figures["seconds_per_step"] = time.perf_counter() - step_start
         window.append(figures)
         progress.step += 1
         progress.seconds = base_seconds + time.perf_counter() - started
         done = progress.step
         if done % REPORT_EVERY == 0 or done == s.steps:
-            point = {"step": float(done)} | {
+            point = {"step": done} | {
                 k: sum(f[k] for f in window) / len(window) for k in window[0]
             }
             window.clear()

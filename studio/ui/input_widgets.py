@@ -35,9 +35,11 @@ class PathField(QWidget):
 
     changed = Signal()
 
-    def __init__(self, spec: Param, images: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, spec: Param, images: bool, parent: QWidget | None = None, folder: bool = False
+    ) -> None:
         super().__init__(parent)
-        self._spec, self._images = spec, images
+        self._spec, self._images, self._folder = spec, images, folder
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.thumb = QLabel()
@@ -47,11 +49,12 @@ class PathField(QWidget):
         self.thumb.setText("drop")
         self.thumb.setVisible(images)
         self.edit = QLineEdit(str(spec.default or ""))
-        self.edit.setPlaceholderText("drop a file here or choose…")
+        what = "folder" if folder else "file"
+        self.edit.setPlaceholderText(f"drop a {what} here or choose…")
         self.edit.setClearButtonEnabled(True)
         browse = QToolButton()
         browse.setText("…")
-        browse.setToolTip("Choose a file")
+        browse.setToolTip(f"Choose a {what}")
         browse.clicked.connect(self._choose)
         self.edit.textChanged.connect(self._on_text)
         layout.addWidget(self.thumb)
@@ -67,6 +70,11 @@ class PathField(QWidget):
 
     def _choose(self) -> None:
         start = str(Path(self.value()).parent) if self.value() else str(Path.home())
+        if self._folder:
+            chosen = QFileDialog.getExistingDirectory(self, self._spec.title, self.value() or start)
+            if chosen:
+                self.edit.setText(chosen)
+            return
         filters = IMAGE_FILTER if self._images else "All files (*)"
         path, _ = QFileDialog.getOpenFileName(self, self._spec.title, start, filters)
         if path:
