@@ -218,9 +218,7 @@ def run_training(
         progress.seconds = base_seconds + time.perf_counter() - started
         done = progress.step
         if done % REPORT_EVERY == 0 or done == s.steps:
-            point = {"step": done} | {
-                k: sum(f[k] for f in window) / len(window) for k in window[0]
-            }
+            point = {"step": done} | {k: sum(f[k] for f in window) / len(window) for k in window[0]}
             window.clear()
             if not all(math.isfinite(v) for v in point.values()):
                 raise GeneratorError(

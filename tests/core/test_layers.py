@@ -90,8 +90,7 @@ def test_only_the_ui_layer_imports_pyqtgraph():
         str(path.relative_to(ROOT))
         for folder in (ROOT / "studio", ROOT / "plugins")
         for path in folder.rglob("*.py")
-        if "pyqtgraph" in imported_modules(path)
-        and not path.is_relative_to(ROOT / "studio" / "ui")
+        if "pyqtgraph" in imported_modules(path) and not path.is_relative_to(ROOT / "studio" / "ui")
     ]
     assert offenders == []
     assert "pyqtgraph" in imported_modules(ROOT / "studio" / "ui" / "charts.py")
