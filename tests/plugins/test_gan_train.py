@@ -231,3 +231,18 @@ def test_a_step_batch_is_the_same_whatever_came_before():
     assert np.array_equal(first, training.batch_at(7, 24, 8, seed=1))
     epoch = np.concatenate([training.batch_at(s, 24, 8, seed=1) for s in range(3)])
     assert sorted(epoch) == list(range(24))  # one epoch: every picture once
+
+
+def test_the_command_line_says_how_to_continue_a_stopped_run(tmp_path, discs, monkeypatch):
+    from studio.cli.train import _stopped
+
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path))
+    settings = dict(TINY, steps=8, folder=str(discs), name="cut")
+    with pytest.raises(Cancelled):
+        train(tmp_path, cancel_after=5, **settings)
+    request = GanTrainer().make_request(settings)
+    assert _stopped(GanTrainer(), request, "gan_faces").endswith(
+        "Continue: studio train gan_faces --set resume=cut --set steps=8"
+    )
+    other = GanTrainer().make_request(dict(settings, seed=4))
+    assert _stopped(GanTrainer(), other, "gan_faces") == "training cancelled; nothing was saved"
