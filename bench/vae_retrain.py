@@ -23,7 +23,9 @@ TARGET_S = 180.0
 
 
 def main() -> int:
-    args = parser(__doc__, runs=1).parse_args()
+    args = parser(__doc__, runs=1)
+    args.add_argument("--limit", type=float, default=900.0, help="give up (cancel) after this")
+    args = args.parse_args()
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     isolate_studio_home()
     models = throwaway_models()
@@ -48,13 +50,19 @@ def main() -> int:
     load = os.getloadavg()
     started = time.perf_counter()
     panel.train_button.click()
-    (job,) = wait(panel.trained, 900)
+    try:
+        (job,) = wait(panel.trained, args.limit)
+    except TimeoutError:  # a machine this busy gets a row saying so, not a crash
+        job = panel.job
+        window.jobs.cancel(job.id)
+        wait(window.jobs.job_finished, 60)
     wall = time.perf_counter() - started
     load_after = os.getloadavg()
-    if job.state is not JobState.DONE:
+    if job.state not in (JobState.DONE, JobState.CANCELLED):
         raise SystemExit(f"training ended {job.state.value}: {job.error}")
     epochs = int(defaults["epochs"])
     charted = len(panel.charts[0].values("heldout_elbo_neg"))
+    finished = job.state is JobState.DONE
     window.close()
     app.processEvents()
 
@@ -64,16 +72,19 @@ def main() -> int:
     train.train(int(defaults["latent"]), 1, seed=1, models_dir=models)
     per_epoch = time.perf_counter() - one
     baseline = per_epoch * epochs
-    held = job.metrics[-1]["heldout_elbo_neg"]
+    held = job.metrics[-1]["heldout_elbo_neg"] if job.metrics else float("nan")
+    result = f"click -> saved {wall:.0f} s"
+    if not finished:
+        result = f"cancelled after {wall:.0f} s at epoch {charted} of {epochs}"
     row = Row(
         benchmark="vae_retrain (newcomer, Train panel defaults)",
-        result=f"click -> saved {wall:.0f} s",
+        result=result,
         baseline=f"{epochs} x one direct epoch {baseline:.0f} s ({per_epoch:.1f} s/epoch)",
         ratio=wall / baseline,
         target=f"< {TARGET_S:.0f} s",
-        met=wall < TARGET_S,
+        met=finished and wall < TARGET_S,
         notes=f"offscreen; defaults {defaults}, seed 1; worker process, CPU; {charted} epochs "
-        f"charted live; held-out -ELBO at the end {held:.1f} nats; {job.note[:80]}...; load "
+        f"charted live; held-out -ELBO at the end {held:.1f} nats; load "
         f"average {'/'.join(f'{v:.2f}' for v in load)} before, "
         f"{'/'.join(f'{v:.2f}' for v in load_after)} after",
     )

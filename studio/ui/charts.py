@@ -27,12 +27,14 @@ class LiveChart(QWidget):
         self.plot = plot
         self.history: list[dict] = []
         self.widget = pg.PlotWidget(background="#1e2024")
-        self.widget.setMinimumSize(QSize(220, 140))
+        self.widget.setMinimumSize(QSize(200, 100))
         item = self.widget.getPlotItem()
         item.setTitle(plot.title, color="#c8ccd2", size="9pt")
         item.setLabel("bottom", plot.x)
         item.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = item.addLegend(offset=(-4, 4), labelTextColor="#c8ccd2")
+        self.legend = item.addLegend(
+            offset=(-4, 4), labelTextColor="#c8ccd2", brush=pg.mkBrush(30, 32, 36, 200)
+        )
         self.curves: dict[str, Any] = {}
         for i, (key, label) in enumerate(plot.series):
             colour = PALETTE[i % len(PALETTE)] if key not in plot.dashed else None

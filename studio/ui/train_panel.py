@@ -33,7 +33,7 @@ from studio.ui.job_controller import JobStatus
 from studio.ui.param_form import ParamForm
 
 RATE_WINDOW_S = 30.0  # per-step time is measured over this much of the latest progress
-PREVIEW_SIDE = 256
+PREVIEW_SIDE = 192
 
 
 def plots_of(trainer: Generator, metrics: list[dict] | None = None) -> tuple[Plot, ...]:
@@ -120,6 +120,7 @@ class TrainPanel(QWidget):
         splitter.addWidget(scroll)
         splitter.addWidget(watch)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([340, 560])  # the settings stay in view above the charts
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
