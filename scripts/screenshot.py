@@ -1,7 +1,9 @@
 """Drives the real window like a user and saves a screenshot (run under Xvfb for the README).
 
-xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [vae]
-(scenes: gan, train, queue, vae, t2i, t2i-queue, style, cluster)
+xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [SCENE]
+
+SCENE: gan (default), train, gan-train [STEPS], directions, queue, vae, t2i, t2i-queue, style,
+cluster.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ SCENES = {
         ],
     ),
     "train": ("vae_digits", [{"model": "z16", "mode": "sample", "count": 16, "seed": 8}]),
+    "gan-train": ("gan_faces", [{"mode": "sample", "count": 16, "seed": 7, "size": 64}]),
+    "directions": ("gan_faces", [{"mode": "sample", "count": 8, "seed": 12, "truncation": 0.8,
+                                  "size": 128}]),
     "queue": ("gan_faces", [{"mode": "sample", "count": 16, "seed": 7, "size": 64}]),
     "vae": (
         "vae_digits",
@@ -156,6 +161,10 @@ def main() -> int:
             show_map()
         elif scene == "train":
             train()
+        elif scene == "gan-train":
+            train_gan()
+        elif scene == "directions":
+            walk()
         elif scene == "t2i":
             paint_mask(window)
             QTimer.singleShot(500, shoot)
@@ -192,6 +201,48 @@ def main() -> int:
         panel.forms["vae_digits_train"].set_values({"latent": 2, "epochs": 4, "seed": 5})
         panel.trained.connect(lambda _job: QTimer.singleShot(1000, shoot))
         panel.train_button.click()
+
+    def train_gan() -> None:
+        """A GAN training on drawn discs, shot mid-run once the sample grid has changed."""
+        import tempfile
+
+        from plugins.gan_faces.samples import disc_folder
+
+        if window.train_panel.job is not None:
+            return
+        folder = disc_folder(Path(tempfile.mkdtemp(prefix="studio-shot-")) / "discs", 200)
+        window.findChild(QDockWidget, "dock_train").raise_()
+        panel = window.train_panel
+        panel.picker.setCurrentIndex(panel.picker.findData("gan_faces_train"))
+        panel.forms["gan_faces_train"].set_values(
+            {"folder": str(folder), "name": "discs", "steps": 2000, "preview_every": 10,
+             "seed": 1}
+        )  # fmt: skip
+        panel.train_button.click()
+
+        def when_trained_a_while() -> None:
+            if panel.job is None or panel.job.step < int(sys.argv[3] if len(sys.argv) > 3 else 60):
+                QTimer.singleShot(1000, when_trained_a_while)
+                return
+            shoot()
+
+        when_trained_a_while()
+
+    def walk() -> None:
+        window.findChild(QDockWidget, "dock_directions").raise_()
+        panel = window.directions
+
+        def move() -> None:
+            if not panel.ready:
+                QTimer.singleShot(200, move)
+                return
+            for i, value in enumerate((60, -40, 0, 30)):
+                panel.sliders[i].setValue(value)
+            panel.names[0].setText("head turn")
+            panel.names[0].editingFinished.emit()
+            QTimer.singleShot(1500, shoot)
+
+        move()
 
     def show_map() -> None:
         window.findChild(QDockWidget, "dock_latent map").raise_()

@@ -15,6 +15,7 @@ from studio.core.generator import (
     ImageParam,
     IntParam,
     Kind,
+    Plot,
     Request,
     Result,
     SeedParam,
@@ -100,6 +101,11 @@ class Trainer(Generator):
     title = "Fake training"
     kind = Kind.TRAIN
     params = (IntParam(name="epochs", default=3, minimum=1, maximum=100), SeedParam(name="seed"))
+    plots = (
+        Plot("Reconstruction", "epoch", (("train_recon", "train"), ("heldout_recon", "held-out")),
+             dashed=("heldout_recon",)),
+        Plot("KL", "epoch", (("train_kl", "train"), ("heldout_kl", "held-out"))),
+    )  # fmt: skip
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay

@@ -285,7 +285,7 @@ def test_train_runs_a_trainer_with_figures_per_epoch(tmp_path, capsys, monkeypat
     assert "Saved model fake-1" in captured.out
     lines = [line for line in (captured.out + captured.err).splitlines() if "train_recon" in line]
     assert len(lines) == 3 and "epoch 3" in lines[-1]
-    assert main(["train", "gan_faces"]) == EXIT_USAGE
+    assert main(["train", "style_transfer"]) == EXIT_USAGE
     assert "not something to train" in capsys.readouterr().err
 
 

@@ -1,8 +1,8 @@
-"""The GAN faces generator: sample faces by seed, or walk between two seeds."""
+"""The GAN faces generator: sample faces by seed, walk between two seeds, find a picture's
+latent; with the installed DigiFace model, one trained in Studio, or the user's own file."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,20 +13,29 @@ from studio.core.generator import (
     FloatParam,
     Generator,
     GeneratorError,
+    ImageParam,
     IntParam,
+    ModelParam,
     ModelSource,
     Request,
     Result,
     SeedParam,
-    seed32,
+    TextParam,
     seed_at,
 )
-from studio.core.models import ModelCard
 
-from . import install
+from . import install, store
+from .latents import (
+    interpolation_between,
+    seed_latent,
+    seed_latents,
+    truncate,
+    typical_latent,
+)
 
 NATIVE = 64
 BATCH = 64  # measured: batch 64 is the fastest per image on 2 CPU threads
+KEPT_MODELS = 3  # loaded networks kept per process
 
 
 class GanFaces(Generator):
@@ -36,13 +45,27 @@ class GanFaces(Generator):
     title = "GAN faces"
     version = "1.0"
     method = "DCGAN"
-    description = "Faces from a DCGAN trained on DigiFace-1M. Same seed, same face."
+    offers_latent_walk = True
+    description = "Faces from a DCGAN trained on DigiFace-1M, or your own. Same seed, same face."
     params = (
+        ModelParam(
+            name="model",
+            kind="gan_faces",
+            default=store.DEFAULT,
+            help="The DigiFace faces, a model trained with 'Train GAN faces', or your own DCGAN "
+            "generator (the PyTorch tutorial's netG state dict as .pth, or safetensors) in "
+            "models/gan_faces/.",
+        ),
         ChoiceParam(
             name="mode",
-            choices=("sample", "interpolate"),
-            labels=("Sample faces", "Interpolate between two seeds"),
-            help="Sample: one face per seed. Interpolate: a strip from one seed to another.",
+            choices=("sample", "interpolate", "find"),
+            labels=(
+                "Sample faces",
+                "Interpolate between two seeds",
+                "Find an image in the latent space",
+            ),
+            help="Sample: one face per seed. Interpolate: a strip from one seed to another. "
+            "Find: search the latent whose face looks most like your picture, to walk from.",
         ),
         IntParam(
             name="count",
@@ -53,6 +76,15 @@ class GanFaces(Generator):
             visible_when=("mode", "sample"),
         ),
         SeedParam(name="seed", help="Seed of the first face (random if empty)."),
+        ModelParam(
+            name="start",
+            label="Start from",
+            kind="gan_faces_found",
+            optional=True,
+            help="None: the seed's latent. Or a picture found with 'Find an image': sampling "
+            "makes that face, interpolation starts from it.",
+            visible_when=("mode", ("sample", "interpolate")),
+        ),
         SeedParam(
             name="end_seed",
             label="End seed",
@@ -67,6 +99,23 @@ class GanFaces(Generator):
             help="Frames in the interpolation, both ends included.",
             visible_when=("mode", "interpolate"),
         ),
+        ImageParam(
+            name="image",
+            role="content",
+            optional=True,
+            help="The picture to find (centre-cropped to a square, seen at 64x64).",
+            visible_when=("mode", "find"),
+        ),
+        IntParam(
+            name="find_steps",
+            label="Search steps",
+            default=300,
+            minimum=10,
+            maximum=5000,
+            step=50,
+            help="Optimisation steps of the latent (Adam); more fits closer.",
+            visible_when=("mode", "find"),
+        ),
         FloatParam(
             name="truncation",
             default=1.0,
@@ -75,6 +124,15 @@ class GanFaces(Generator):
             step=0.05,
             help="Lower gives more typical, less varied faces, as sharp as any: each latent moves "
             "toward the latent of a typical face along the prior's sphere; 1 leaves it as drawn.",
+            hidden_when=("mode", "find"),
+        ),
+        TextParam(
+            name="directions",
+            default="",
+            max_length=400,
+            help="Moves along the model's principal directions (the Directions panel writes "
+            "this): 'direction:amount' pairs, amounts in standard deviations, e.g. 0:1.5,3:-2.",
+            hidden_when=("mode", "find"),
         ),
         ChoiceParam(
             name="size",
@@ -90,13 +148,31 @@ class GanFaces(Generator):
     )
 
     def __init__(self) -> None:
-        self._net: Any = None
-        self._model_hash = ""
+        self._loaded: dict[tuple[str, int], Loaded] = {}
+        self._device: Any = None
 
     def unavailable_reason(self, models_dir: Any) -> str | None:
-        if install.installed(Path(models_dir)):
+        if store.models(_path(models_dir)):
             return None
         return "weights not installed; run `studio models install-defaults`"
+
+    def choices_for(self, spec: Any, models_dir: Any) -> list[tuple[str, str]]:
+        if spec.name == "start":
+            from .find import found_latents
+
+            return [(f.value, f.label) for f in found_latents(_path(models_dir))]
+        return [(m.value, m.label) for m in store.models(_path(models_dir))]
+
+    def suggested_values(self, values: Any, models_dir: Any) -> dict[str, Any]:
+        """A found picture belongs to the model it was found in: choosing it picks that."""
+        if not values.get("start"):
+            return {}
+        from .find import found_latents
+
+        for found in found_latents(_path(models_dir)):
+            if found.value == values["start"]:
+                return {"model": found.model}
+        return {}
 
     def default_models(self) -> list[ModelSource]:
         return [
@@ -108,63 +184,155 @@ class GanFaces(Generator):
             )
         ]
 
+    def latent_walk(self, models_dir: Any) -> Any:
+        from .directions import Walk
+
+        return Walk(models_dir, self)
+
     def summary(self, request: Request) -> str:
         p = request.params
         if p["mode"] == "interpolate":
             return f"{self.title} · {p['frames']} frames, seed {p['seed']} → {p['end_seed']}"
+        if p["mode"] == "find":
+            return f"{self.title} · find {Path(p['image'] or '?').name}"
         return f"{self.title} · {p['count']} from seed {p['seed']}"
 
     def load(self, ctx: Context) -> None:
-        from safetensors.torch import load_file
+        self._device = ctx.device
+        if install.installed(Path(ctx.models_dir)):  # the default, warm for the first job
+            self.loaded(store.resolve(None, ctx.models_dir))
 
-        from .network import DCGANGenerator
+    def loaded(self, model: store.GanModel) -> Loaded:
+        """The network of `model` on this generator's device (cached, a changed file re-read)."""
+        key = model.cache_key
+        if key not in self._loaded:
+            import copy
 
-        path = install.model_folder(Path(ctx.models_dir)) / install.WEIGHTS_FILE
-        if not path.is_file():
-            raise GeneratorError(
-                f"The GAN face weights are not installed ({path} is missing). "
-                "Run `studio models install-defaults`."
-            )
-        net = DCGANGenerator()
-        net.load_state_dict(load_file(str(path)))
-        self._net = net.eval().to(ctx.device.torch_device)
-        self._cpu_net = net if ctx.device.kind == "cpu" else copy.deepcopy(net).cpu()
-        self._model_hash = ModelCard.load(path.parent).short_hash
-        self._typical = None
+            from studio.core.devices import CPU
+
+            device = self._device or CPU
+            cpu_net = store.load_network(model)
+            net = cpu_net if device.kind == "cpu" else copy.deepcopy(cpu_net)
+            while len(self._loaded) >= KEPT_MODELS:
+                self._loaded.pop(next(iter(self._loaded)))
+            self._loaded[key] = Loaded(model, net.to(device.torch_device), cpu_net)
+        return self._loaded[key]
 
     def run(self, request: Request, ctx: Context) -> list[Result]:
         p = request.params
+        self._device = ctx.device
+        model = store.resolve(p["model"], ctx.models_dir)
+        net = self.loaded(model)
+        if p["mode"] == "find":
+            return self._find(request, net, ctx)
+        notes = []
+        start = None
+        if p["start"]:
+            from .find import load_found
+
+            start, note = load_found(p["start"], ctx.models_dir, model)
+            notes.append(note)
         if p["mode"] == "interpolate":
-            latents = interpolation_latents(p["seed"], p["end_seed"], p["frames"])
+            a = start if start is not None else seed_latent(p["seed"], net.nz)
+            latents = interpolation_between(a, seed_latent(p["end_seed"], net.nz), p["frames"])
             group = uuid.uuid4().hex[:12]
             seeds = [p["seed"]] * len(latents)
+        elif start is not None:
+            latents, group, seeds = start[None].clone(), "", [p["seed"]]
+            if p["count"] > 1:
+                notes.append("one face: the found picture's (Count applies to seeds)")
         else:
-            latents = seed_latents(p["seed"], p["count"])
+            latents = seed_latents(p["seed"], p["count"], net.nz)
             group = ""
             seeds = [seed_at(p["seed"], i) for i in range(p["count"])]
         truncation = float(p["truncation"])
         if truncation < 1.0:
-            latents = truncate(latents, self.typical_latent(), truncation)
-        pixels = self._decode(latents, ctx)
+            latents = truncate(latents, net.typical_latent(), truncation)
+        if p["directions"]:
+            from .directions import apply_offsets, parse_offsets
+
+            offsets = parse_offsets(p["directions"])
+            latents = apply_offsets(latents, offsets, model)
+            notes.append(f"moved along directions {p['directions']}")
+        pixels = self._decode(latents, ctx, net)
         size = int(p["size"])
-        note = f"upscaled {NATIVE} → {size} px (Lanczos)" if size != NATIVE else ""
+        if size != NATIVE:
+            notes.append(f"upscaled {NATIVE} → {size} px (Lanczos)")
         results = []
         for i, array in enumerate(pixels):
-            extra: dict[str, Any] = {"note": note}
+            extra: dict[str, Any] = {"note": "; ".join(notes)}
             if group:
                 extra["sequence"] = (group, i, len(pixels))
-            image = to_image(array, size)
             results.append(
                 self.result(
                     request,
-                    image,
+                    to_image(array, size),
                     seeds[i],
-                    model_name=install.MODEL_NAME,
-                    model_hash=self._model_hash,
+                    model_name=model.card.name if model.card else model.value,
+                    model_hash=model.short_hash,
                     **extra,
                 )
             )
         return results
+
+    def _find(self, request: Request, net: Loaded, ctx: Context) -> list[Result]:
+        from .find import find_latent
+
+        p = request.params
+        if not p["image"]:
+            raise GeneratorError("Find needs a picture: drop one on the Image field.")
+        found = find_latent(net, p["image"], int(p["find_steps"]), request.seed, ctx)
+        size = int(p["size"])
+        note = found.note + (f"; upscaled {NATIVE} → {size} px (Lanczos)" if size != NATIVE else "")
+        result = self.result(
+            request,
+            to_image(found.pixels, size),
+            request.seed,
+            model_name=net.model.card.name if net.model.card else net.model.value,
+            model_hash=net.model.short_hash,
+            note=note,
+        )
+        result.params["found"] = found.value
+        return [result]
+
+    def typical_latent(self) -> Any:
+        """The default model's typical latent (see `Loaded.typical_latent`)."""
+        return next(iter(self._loaded.values())).typical_latent()
+
+    def _decode(self, latents: Any, ctx: Context, net: Loaded | None = None) -> list[Any]:
+        import torch
+
+        net = net or next(iter(self._loaded.values()))
+        total = len(latents)
+        out = []
+        ctx.progress(0, total)
+        with torch.inference_mode():
+            for start in range(0, total, BATCH):
+                ctx.check_cancelled()
+                z = latents[start : start + BATCH].to(ctx.device.torch_device)
+                out.extend(net.decode(z))
+                ctx.progress(min(start + BATCH, total), total)
+        return out
+
+
+class Loaded:
+    """One model's network on a device, a CPU copy, and its typical latent (made on demand)."""
+
+    def __init__(self, model: store.GanModel, net: Any, cpu_net: Any) -> None:
+        self.model, self.net, self.cpu_net = model, net, cpu_net
+        self.nz = int(cpu_net.main[0].weight.shape[0])
+        self._typical: Any = None
+
+    def decode(self, z: Any) -> list[Any]:
+        """Latents [N, nz] to uint8 HxWx3 arrays (grey models are shown as RGB)."""
+        import torch
+
+        with torch.inference_mode():
+            images = self.net(z[:, :, None, None])
+        scaled = ((images.float().cpu() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        if scaled.shape[1] == 1:
+            scaled = scaled.expand(-1, 3, -1, -1)
+        return list(scaled.permute(0, 2, 3, 1).numpy())
 
     def typical_latent(self) -> Any:
         """The latent of a typical face of this model, the centre truncation pulls toward.
@@ -175,84 +343,8 @@ class GanFaces(Generator):
         (sharpness: mean squared gradient). Computed once per model, on the CPU, so every
         device picks the same one."""
         if self._typical is None:
-            self._typical = typical_latent(self._cpu_net)
+            self._typical = typical_latent(self.cpu_net, self.nz)
         return self._typical
-
-    def _decode(self, latents: Any, ctx: Context) -> list[Any]:
-        import torch
-
-        total = len(latents)
-        out = []
-        ctx.progress(0, total)
-        with torch.inference_mode():
-            for start in range(0, total, BATCH):
-                ctx.check_cancelled()
-                z = latents[start : start + BATCH].to(ctx.device.torch_device)
-                images = self._net(z[:, :, None, None])
-                scaled = ((images.float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
-                out.extend(scaled.to(torch.uint8).permute(0, 2, 3, 1).numpy())
-                ctx.progress(min(start + BATCH, total), total)
-        return out
-
-
-NZ = 100  # the DCGAN's latent size
-TYPICAL_CANDIDATES = 256
-TYPICAL_SEED = 0
-
-
-def seed_latents(seed: int, count: int) -> Any:
-    """Latent i is drawn from N(0, I) with seed + i (on the CPU, so every device agrees)."""
-    import torch
-
-    return torch.stack([_latent(seed_at(seed, i)) for i in range(count)])
-
-
-def truncate(latents: Any, centre: Any, truncation: float) -> Any:
-    """Each latent moved toward `centre` along the sphere: slerp(centre, z, truncation).
-
-    The truncation trick of StyleGAN, pulled toward a face on the prior's shell instead of
-    the prior's mean (see `GanFaces.typical_latent`); 1 leaves each latent as it is."""
-    import torch
-
-    return torch.stack([slerp(centre, z, truncation) for z in latents])
-
-
-def typical_latent(net: Any) -> Any:
-    import numpy as np
-    import torch
-
-    candidates = torch.randn(
-        TYPICAL_CANDIDATES, NZ, generator=torch.Generator().manual_seed(TYPICAL_SEED)
-    )
-    with torch.inference_mode():
-        images = net(candidates[:, :, None, None]).numpy()  # N x 3 x 64 x 64 in -1..1
-    gray = images.mean(axis=1)
-    sharpness = (np.diff(gray, axis=1) ** 2).mean(axis=(1, 2))
-    sharpness += (np.diff(gray, axis=2) ** 2).mean(axis=(1, 2))
-    distance = ((images - images.mean(axis=0)) ** 2).reshape(len(images), -1).sum(axis=1)
-    distance[sharpness < np.median(sharpness)] = np.inf
-    return candidates[int(distance.argmin())].clone()
-
-
-def interpolation_latents(seed_a: int, seed_b: int, frames: int) -> Any:
-    """Spherical interpolation from seed_a's latent to seed_b's, ends included exactly."""
-    import torch
-
-    a, b = _latent(seed_a), _latent(seed_b)
-    steps = [slerp(a, b, i / (frames - 1)) for i in range(frames)]
-    steps[0], steps[-1] = a, b
-    return torch.stack(steps)
-
-
-def slerp(a: Any, b: Any, t: float) -> Any:
-    import torch
-
-    cos = torch.dot(a, b) / (a.norm() * b.norm())
-    omega = torch.arccos(cos.clamp(-1.0, 1.0))
-    if omega.abs() < 1e-6:  # nearly parallel: the linear path is the same curve
-        return (1 - t) * a + t * b
-    sin = torch.sin(omega)
-    return torch.sin((1 - t) * omega) / sin * a + torch.sin(t * omega) / sin * b
 
 
 def to_image(array: Any, size: int) -> Any:
@@ -264,8 +356,5 @@ def to_image(array: Any, size: int) -> Any:
     return image
 
 
-def _latent(seed: int) -> Any:
-    import torch
-
-    generator = torch.Generator().manual_seed(seed32(seed))  # 64-bit seeds, folded
-    return torch.randn(NZ, generator=generator)
+def _path(models_dir: Any) -> Path | None:
+    return Path(models_dir) if models_dir is not None else None

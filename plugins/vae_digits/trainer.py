@@ -13,6 +13,7 @@ from studio.core.generator import (
     Generator,
     IntParam,
     Kind,
+    Plot,
     Request,
     Result,
     SeedParam,
@@ -71,6 +72,27 @@ class VaeTrainer(Generator):
             default="",
             max_length=60,
             help="Name of the new model version (a timestamp if empty).",
+        ),
+    )
+
+    plots = (
+        Plot(
+            "−ELBO (nats)",
+            "epoch",
+            (("train_elbo_neg", "train"), ("heldout_elbo_neg", "held-out")),
+            dashed=("heldout_elbo_neg",),
+        ),
+        Plot(
+            "Reconstruction",
+            "epoch",
+            (("train_recon", "train"), ("heldout_recon", "held-out")),
+            dashed=("heldout_recon",),
+        ),
+        Plot(
+            "KL",
+            "epoch",
+            (("train_kl", "train"), ("heldout_kl", "held-out")),
+            dashed=("heldout_kl",),
         ),
     )
 

@@ -45,8 +45,19 @@ def run(args: argparse.Namespace) -> int:
     with Interrupt() as args.interrupt:
         job = Job(request, title=trainer.summary(request))
         run_job(job, executor_for(registry, device), args, "batch")
-    failed = outcome(job, trainer.title, "training cancelled; nothing was saved")
+    failed = outcome(job, trainer.title, _stopped(trainer, request, args.generator))
     if failed is not None:
         return failed
     print(job.results[0].note if job.results and job.results[0].note else "Done")
     return 0
+
+
+def _stopped(trainer: Any, request: Any, name: str) -> str:
+    """What a stopped run left: the command that continues it, or that nothing was saved."""
+    from studio.core.models import models_dir
+
+    values = trainer.resume_values(request, models_dir())
+    if not values:
+        return "training cancelled; nothing was saved"
+    sets = " ".join(f"--set {key}={value}" for key, value in values.items())
+    return f"training stopped; the last checkpoint is kept. Continue: studio train {name} {sets}"

@@ -27,6 +27,7 @@ from studio.core.params import (  # re-exported: plugins import the specs from h
     BoolParam,
     ChoiceParam,
     FloatParam,
+    FolderParam,
     ImageParam,
     IntParam,
     MixParam,
@@ -46,12 +47,14 @@ __all__ = [
     "CAPTION_CHARS",
     "Kind",
     "LatentSpace",
+    "Plot",
     "BoolParam",
     "Cancelled",
     "ChoiceParam",
     "Context",
     "ExistingInstall",
     "FloatParam",
+    "FolderParam",
     "Generator",
     "GeneratorError",
     "ImageParam",
@@ -174,6 +177,23 @@ class ExistingInstall:
     folders: tuple[tuple[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class Plot:
+    """One live chart of a trainer's reported figures (see `Generator.plots`).
+
+    title: shown above the chart. x: the figure along the horizontal axis (e.g. "epoch" or
+    "step"). series: (figure, legend) pairs, one line each, read from the `metrics` a trainer
+    passes to `Context.progress`. dashed: figures drawn dashed (e.g. held-out beside train).
+    log: start with a logarithmic vertical axis (the user can switch it either way).
+    """
+
+    title: str
+    x: str
+    series: tuple[tuple[str, str], ...]
+    dashed: tuple[str, ...] = ()
+    log: bool = False
+
+
 ProgressFn = Callable[[int, int, "Image | None", "dict[str, float] | None"], None]
 
 
@@ -260,7 +280,9 @@ class Generator:
     method: ClassVar[str] = ""  # the sampling method written into metadata (default: title)
     kind: ClassVar[Kind] = Kind.GENERATE
     offers_latent_space: ClassVar[bool] = False  # True: `latent_space` returns a LatentSpace
+    offers_latent_walk: ClassVar[bool] = False  # True: `latent_walk` returns a walk
     params: ClassVar[tuple[Param, ...]] = ()
+    plots: ClassVar[tuple[Plot, ...]] = ()  # a trainer's live charts in the Train panel
 
     def unavailable_reason(self, models_dir: Path) -> str | None:
         """Cheap check (no heavy imports) of whether the generator can run; None if it can."""
@@ -269,6 +291,29 @@ class Generator:
     def latent_space(self, models_dir: Path) -> LatentSpace | None:
         """The 2-D latent space to explore on the latent map (with `offers_latent_space`);
         may load a model: called from the map's own thread."""
+        return None
+
+    def latent_walk(self, models_dir: Path) -> Any:
+        """A latent space to walk along named directions, live (with `offers_latent_walk`),
+        or None (the default).
+
+        The Directions panel creates the object on a thread of its own in the window's
+        process and calls it only from that thread (Qt-free; each call should take well under
+        30 ms except `open`):
+        `open(values, progress) -> list[str]`: load the model and the starting point that
+        the form `values` (this generator's params) name, find the directions if the model
+        has none saved yet (`progress(done, total)` reports), and return their names;
+        `render(offsets) -> PIL image`: the starting point moved `offsets[i]` along direction
+        i (in standard deviations of the data along it);
+        `rename(index, name)`: name a direction (saved with the model);
+        `values_for(offsets) -> dict`: form values with which `run` makes that same image.
+        """
+        return None
+
+    def resume_values(self, request: Request, models_dir: Path) -> dict[str, Any] | None:
+        """For a trainer: the form values that continue `request`'s run after it was
+        cancelled or failed (from the checkpoint it kept), or None when there is nothing to
+        continue. The Train panel offers *Resume* when this returns values."""
         return None
 
     def caption(self, result: Result) -> str:

@@ -6,6 +6,7 @@ Plugins import these from `studio.core.generator`, which re-exports them.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -281,6 +282,23 @@ class ModelParam(Param):
 
     def validate(self, value: Any) -> str | None:
         return None if value in (None, "") else str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FolderParam(Param):
+    """A folder on disk; the value is its path (the panel offers a folder chooser and takes a
+    dropped folder). optional: may be left empty (None)."""
+
+    optional: bool = False
+
+    def validate(self, value: Any) -> str | None:
+        if value in (None, ""):
+            if self.optional:
+                return None
+            raise self._fail("needs a folder")
+        if not isinstance(value, str | os.PathLike):
+            raise self._fail(f"expected a folder path, got {value!r}")
+        return os.fspath(value)
 
 
 def random_seed() -> int:

@@ -33,9 +33,11 @@ class PathField(QWidget):
 
     changed = Signal()
 
-    def __init__(self, spec: Param, images: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, spec: Param, images: bool, parent: QWidget | None = None, folder: bool = False
+    ) -> None:
         super().__init__(parent)
-        self._spec, self._images = spec, images
+        self._spec, self._images, self._folder = spec, images, folder
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.thumb = QLabel()
@@ -45,12 +47,13 @@ class PathField(QWidget):
         self.thumb.setText("drop")
         self.thumb.setVisible(images)
         self.edit = QLineEdit(str(spec.default or ""))
-        self.edit.setPlaceholderText("drop a file")
-        self.edit.setToolTip("Drop a file here, paste its path, or choose one with …")
+        what = "folder" if folder else "file"
+        self.edit.setPlaceholderText(f"drop a {what} here or choose…")
+        self.edit.setToolTip(f"Drop a {what} here, paste its path, or choose one with …")
         self.edit.setClearButtonEnabled(True)
         browse = QToolButton()
         browse.setText("…")
-        browse.setToolTip("Choose a file")
+        browse.setToolTip(f"Choose a {what}")
         browse.clicked.connect(self._choose)
         self.edit.textChanged.connect(self._on_text)
         layout.addWidget(self.thumb)
@@ -67,7 +70,13 @@ class PathField(QWidget):
     def _choose(self) -> None:
         from studio.ui import file_dialogs
 
-        start = Path(self.value()).parent if self.value() else None
+        start = Path(self.value()) if self.value() else None
+        if self._folder:
+            chosen = file_dialogs.folder(self, "folders", self._spec.title, start=start)
+            if chosen:
+                self.edit.setText(str(chosen))
+            return
+        start = start.parent if start is not None else None
         filters = file_dialogs.IMAGE_FILTER if self._images else "All files (*)"
         purpose = "images" if self._images else "files"
         path = file_dialogs.open_file(self, purpose, self._spec.title, filters, start=start)

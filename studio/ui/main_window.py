@@ -96,11 +96,19 @@ class MainWindow(QMainWindow):
         gallery_dock = self._dock(self.gallery, "Gallery", RIGHT, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
         if self.train_panel is not None:
-            self.tabifyDockWidget(gallery_dock, self._dock(self.train_panel, "Train", RIGHT, 280))
+            dock = self._dock(self.train_panel, "Train", RIGHT, 280)
+            self.tabifyDockWidget(gallery_dock, dock)
+            dock.visibilityChanged.connect(self.docks.train_shown)
         if self.latent_map is not None:
             dock = self._dock(self.latent_map, "Latent map", RIGHT, 280)
             self.tabifyDockWidget(gallery_dock, dock)
             dock.visibilityChanged.connect(self.docks.map_shown)
+        self.directions = self.docks.directions
+        if self.directions is not None:
+            dock = self._dock(self.directions, "Directions", RIGHT, 280)
+            self.tabifyDockWidget(gallery_dock, dock)
+            dock.visibilityChanged.connect(self.docks.directions_shown)
+            self.docks.form_values = self._form_values
         gallery_dock.raise_()
         self.batches = BatchDialogs(self.jobs, self.prompt_panel, self)
         self.batches.message.connect(self.banner.show_message)
@@ -233,6 +241,7 @@ class MainWindow(QMainWindow):
             lambda path, image, _at: self.canvas.add_images([(image, None, path.name)])
         )
         self.docks.models_changed.connect(self.prompt_panel.refresh_model_choices)
+        self.docks.choices_changed.connect(self._refresh_choices_of)
 
     # -- jobs
 
@@ -241,6 +250,10 @@ class MainWindow(QMainWindow):
         generator = self.prompt_panel.generators.get(request.generator)
         parent = self.inputs.source_key(generator, request.params) if generator else None
         return self.jobs.submit(request, title, parent=parent if isinstance(parent, int) else None)
+
+    def _form_values(self, generator_id: str) -> dict:
+        form = self.prompt_panel.form(generator_id)
+        return form.values() if form is not None else {}
 
     def cancel_running(self) -> None:
         if not self.jobs.cancel_running():
@@ -293,6 +306,11 @@ class MainWindow(QMainWindow):
         dialog = PreferencesDialog(self.settings, self.executor, self, self.registry.generators())
         dialog.models_changed.connect(self.prompt_panel.refresh_model_choices)
         dialog.exec()
+
+    def _refresh_choices_of(self, generator_id: str) -> None:
+        form = self.prompt_panel.form(generator_id)
+        if form is not None:
+            form.refresh_choices()
 
     def add_models(self, paths: list[Path]) -> None:
         self.files.add_models(paths)

@@ -1,4 +1,5 @@
-"""Docks that only some plugins need: the Train panel, and a latent map to explore."""
+"""Docks that only some plugins need: the Train panel, a latent map to explore, and the
+Directions panel to walk a latent space along named directions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.generator import Generator, Kind
+from studio.core.jobs import JobState
 from studio.core.paths import data_dir
+from studio.ui.directions_panel import DirectionsPanel
 from studio.ui.latent_map import LatentMapPanel
 from studio.ui.train_panel import TrainPanel
 
@@ -22,6 +25,7 @@ class ModelDocks(QObject):
 
     values_requested = Signal(str, dict)  # generator id, form values
     models_changed = Signal()  # a trainer saved a new model version
+    choices_changed = Signal(str)  # a job of this generator may have added choices to its form
     status = Signal(str)
 
     def __init__(
@@ -36,10 +40,13 @@ class ModelDocks(QObject):
         self.jobs = jobs
         self.train_panel: TrainPanel | None = None
         self.latent_map: LatentMapPanel | None = None
+        self.directions: DirectionsPanel | None = None
         self._space_owner: Generator | None = None
+        self._walk_owner: Generator | None = None
+        self.form_values: Any = None  # generator id -> its Generate form's values (the window)
         trainers = [g for g in generators if g.kind == Kind.TRAIN]
         if trainers:
-            self.train_panel = TrainPanel(trainers)
+            self.train_panel = TrainPanel(trainers, models_dir=models_dir)
             self.train_panel.train_requested.connect(self._train)
             self.train_panel.cancel_requested.connect(jobs.cancel)
             jobs.job_changed.connect(self.train_panel.on_progress)
@@ -50,15 +57,53 @@ class ModelDocks(QObject):
             owner = self._space_owner = spaces[0]
             self.latent_map = LatentMapPanel(lambda: owner.latent_space(models_dir))
             self.latent_map.use_drawing.connect(self._reconstruct_drawing)
+        walks = [g for g in generators if g.offers_latent_walk and g.id not in unavailable]
+        if walks:
+            walker = self._walk_owner = walks[0]
+            self.directions = DirectionsPanel(lambda: walker.latent_walk(models_dir))
+            self.directions.values_requested.connect(self._use_walked)
+            self.directions.start_requested.connect(self._walk_from_form)
+            jobs.job_finished.connect(self._follow_result)
 
     def map_shown(self, visible: bool) -> None:
         """Loading the model imports torch: only once the user looks at the map."""
         if visible and self.latent_map is not None and not self.latent_map.ready:
             self.latent_map.load()
 
+    def train_shown(self, visible: bool) -> None:
+        """The charts import pyqtgraph (and numpy): only once the user looks at the panel."""
+        if visible and self.train_panel is not None:
+            self.train_panel.show_charts()
+
+    def directions_shown(self, visible: bool) -> None:
+        """Loading the model imports torch: only once the user looks at the panel."""
+        if visible and self.directions is not None and not self.directions.ready:
+            self._walk_from_form()
+
     def shutdown(self) -> None:
         if self.latent_map is not None:
             self.latent_map.shutdown()
+        if self.directions is not None:
+            self.directions.shutdown()
+
+    def _walk_from_form(self) -> None:
+        owner = self._walk_owner
+        values = self.form_values(owner.id) if self.form_values is not None else {}
+        self.directions.walk_from(values or {})
+
+    def _use_walked(self, values: dict) -> None:
+        self.values_requested.emit(self._walk_owner.id, values)
+        self.status.emit("The walked face is in the Generate form; press Ctrl+Enter to make it")
+
+    def _follow_result(self, status: JobStatus) -> None:
+        """After a job of the walk's generator (a search for a picture's latent, say), the
+        panel walks from the face it made."""
+        panel = self.directions
+        if status.state is not JobState.DONE or status.generator != self._walk_owner.id:
+            return
+        self.choices_changed.emit(status.generator)
+        if panel.ready:
+            panel.walk_from(dict(status.request.params))
 
     def _train(self, request: Any, title: str) -> None:
         status = self.jobs.submit(request, title)
@@ -66,8 +111,10 @@ class ModelDocks(QObject):
             self.train_panel.watch(status)
 
     def _on_trained(self, _status: JobStatus) -> None:
-        # A new model version: offer it in the forms, and re-draw the map with it.
+        # A new model version (or a stopped run): offer it in the forms, and re-draw the map.
         self.models_changed.emit()
+        for form in self.train_panel.forms.values():
+            form.refresh_choices()
         if self.latent_map is not None and self.latent_map.ready:
             self.latent_map.load()
 

@@ -28,6 +28,7 @@ from studio.core.generator import (
     BoolParam,
     ChoiceParam,
     FloatParam,
+    FolderParam,
     ImageParam,
     IntParam,
     MixParam,
@@ -171,6 +172,7 @@ class ParamForm(QWidget):
             (ChoiceParam, self._choice),
             (TextParam, self._text),
             (ImageParam, self._image),
+            (FolderParam, self._folder),
             (MixParam, self._mix),
             (ModelParam, self._model),
         ]
@@ -355,6 +357,11 @@ class ParamForm(QWidget):
 
     def _image(self, spec: ImageParam) -> tuple[QWidget, Getter, Setter]:
         return self._path(spec, images=True)
+
+    def _folder(self, spec: FolderParam) -> tuple[QWidget, Getter, Setter]:
+        field = PathField(spec, images=False, folder=True)
+        field.changed.connect(self.changed)
+        return field, field.value, field.set_value
 
     def _mix(self, spec: MixParam) -> tuple[QWidget, Getter, Setter]:
         make = None

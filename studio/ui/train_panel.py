@@ -1,107 +1,75 @@
-"""The Train panel: settings of a trainer generator, live loss curves and a preview per epoch.
+"""The Train panel: settings of a trainer generator, live charts of what it reports, the
+latest preview, per-step time and time left; Cancel, and Resume where the trainer kept a
+checkpoint.
 
-Training is an ordinary job on the worker thread, so it queues, cancels and fails like any
-generation; this panel only watches the job's reported metrics.
+Training is an ordinary job on the worker, so it queues, cancels and fails like any
+generation; this panel only watches the job's reported metrics. Each trainer says what to
+chart (`Generator.plots`); the charts are made the first time the panel is shown.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.generator import Generator, ParamError
+from studio.core.generator import Generator, ParamError, Plot
 from studio.core.jobs import JobState
 from studio.ui.job_controller import JobStatus
 from studio.ui.param_form import ParamForm
 
-# (metric key, legend, colour, dashed): train solid, held-out dashed
-SERIES = {
-    "Reconstruction": [("train_recon", "train", "#4da3ff", False),
-                       ("heldout_recon", "held-out", "#4da3ff", True)],
-    "KL": [("train_kl", "train", "#f5a623", False), ("heldout_kl", "held-out", "#f5a623", True)],
-    "−ELBO (nats)": [("train_elbo_neg", "train", "#7ed321", False),
-                     ("heldout_elbo_neg", "held-out", "#7ed321", True)],
-}  # fmt: skip
+RATE_WINDOW_S = 30.0  # per-step time is measured over this much of the latest progress
+PREVIEW_SIDE = 192
 
 
-class LineChart(QWidget):
-    """A small line chart of several series over epochs, drawn with QPainter."""
-
-    def __init__(self, title: str, series: list[tuple[str, str, str, bool]]) -> None:
-        super().__init__()
-        self.title, self.series = title, series
-        self.history: list[dict] = []
-        self.setMinimumSize(QSize(220, 130))
-
-    def set_history(self, history: list[dict]) -> None:
-        self.history = history
-        self.update()
-
-    def values(self, key: str) -> list[float]:
-        return [float(h[key]) for h in self.history if key in h]
-
-    def paintEvent(self, _event: Any) -> None:  # noqa: N802 - Qt override
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#1e2024"))
-        plot = QRectF(self.rect()).adjusted(42, 20, -8, -18)
-        painter.setPen(QColor("#a0a4ab"))
-        painter.drawText(QRectF(6, 2, self.width(), 16), self.title)
-        everything = [v for key, *_ in self.series for v in self.values(key)]
-        if not everything:
-            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no epochs yet")
-            return
-        low, high = min(everything), max(everything)
-        high = high if high > low else low + 1.0
-        epochs = max(len(self.values(key)) for key, *_ in self.series)
-        painter.drawText(
-            QRectF(0, plot.top() - 6, 40, 14), Qt.AlignmentFlag.AlignRight, f"{high:.1f}"
-        )
-        painter.drawText(
-            QRectF(0, plot.bottom() - 8, 40, 14), Qt.AlignmentFlag.AlignRight, f"{low:.1f}"
-        )
-        painter.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 14),
-                         Qt.AlignmentFlag.AlignRight, f"epoch {epochs}")  # fmt: skip
-        for key, _legend, colour, dashed in self.series:
-            values = self.values(key)
-            if not values:
-                continue
-            path = QPainterPath()
-            for i, value in enumerate(values):
-                x = plot.left() + plot.width() * (i / max(1, epochs - 1))
-                y = plot.bottom() - plot.height() * (value - low) / (high - low)
-                path.moveTo(QPointF(x, y)) if i == 0 else path.lineTo(QPointF(x, y))
-            pen = QPen(QColor(colour), 2, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-            painter.setPen(pen)
-            painter.drawPath(path)
+def plots_of(trainer: Generator, metrics: list[dict] | None = None) -> tuple[Plot, ...]:
+    """The trainer's own charts; without any, one chart of every figure it reported."""
+    if trainer.plots:
+        return tuple(trainer.plots)
+    keys: list[str] = []
+    for entry in metrics or []:
+        keys += [k for k in entry if k not in keys and k not in ("step", "epoch")]
+    x = "epoch" if metrics and "epoch" in metrics[0] else "step"
+    return (Plot("Figures", x, tuple((k, k) for k in keys)),) if keys else ()
 
 
 class TrainPanel(QWidget):
-    """Pick a trainer, set it up, train; watch the curves; cancel at any batch."""
+    """Pick a trainer, set it up, train; watch the curves; cancel at any step, resume."""
 
     train_requested = Signal(object, str)  # Request, title
     cancel_requested = Signal(int)  # job id
     trained = Signal(object)  # the finished JobStatus (its model is saved)
 
-    def __init__(self, trainers: list[Generator], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, trainers: list[Generator], parent: QWidget | None = None, models_dir: Any = None
+    ) -> None:
         super().__init__(parent)
         self.trainers = {t.id: t for t in trainers}
+        self.models_dir = models_dir
         self.job: JobStatus | None = None
+        self.charts: list[Any] = []
+        self._chart_owner: tuple[str, tuple] | None = None
+        self._resume: dict[str, Any] | None = None
+        self._rate: deque[tuple[float, int]] = deque()
+        self._charts_wanted = False
         self.picker = QComboBox()
         for trainer in trainers:
             self.picker.addItem(trainer.title, trainer.id)
-        self.forms = {t.id: ParamForm(t.params) for t in trainers}
+        self.forms = {t.id: ParamForm(t.params, choices=self._choices_of(t)) for t in trainers}
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("train")
         self.train_button.clicked.connect(self.request_train)
@@ -110,33 +78,61 @@ class TrainPanel(QWidget):
         self.cancel_button.clicked.connect(
             lambda: self.job and self.cancel_requested.emit(self.job.id)
         )
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the stopped run from its last checkpoint")
+        self.resume_button.setEnabled(False)
+        self.resume_button.clicked.connect(self.resume)
         self.status = QLabel("Not training")
         self.status.setWordWrap(True)
-        self.charts = [LineChart(title, series) for title, series in SERIES.items()]
+        self.timing = QLabel("")
+        self.timing.setObjectName("train_timing")
+        self.log_box = QCheckBox("Log scale")
+        self.log_box.toggled.connect(self._set_log)
         self.preview = QLabel()
-        self.preview.setFixedSize(QSize(160, 160))
-        self.preview.setToolTip("The model after the latest epoch")
+        self.preview.setFixedSize(QSize(PREVIEW_SIDE, PREVIEW_SIDE))
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setToolTip("The model's latest samples (always the same latents)")
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.picker)
+        settings = QWidget()
+        top = QVBoxLayout(settings)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.picker)
         for form in self.forms.values():
-            layout.addWidget(form)
+            top.addWidget(form)
+        top.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(settings)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.train_button)
-        buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        grid = QGridLayout()
-        grid.addWidget(self.charts[0], 0, 0)
-        grid.addWidget(self.charts[1], 0, 1)
-        grid.addWidget(self.charts[2], 1, 0)
-        grid.addWidget(self.preview, 1, 1, Qt.AlignmentFlag.AlignCenter)
-        layout.addLayout(grid, 1)
+        for button in (self.train_button, self.cancel_button, self.resume_button):
+            buttons.addWidget(button)
+        watch = QWidget()
+        self._charts_box = QVBoxLayout()
+        below = QVBoxLayout(watch)
+        below.setContentsMargins(0, 0, 0, 0)
+        below.addLayout(buttons)
+        below.addWidget(self.status)
+        below.addWidget(self.timing)
+        below.addWidget(self.log_box)
+        below.addLayout(self._charts_box, 1)
+        below.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(scroll)
+        splitter.addWidget(watch)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([340, 560])  # the settings stay in view above the charts
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
         self.picker.currentIndexChanged.connect(self._show_form)
         self._show_form()
 
+    @property
+    def current(self) -> Generator:
+        return self.trainers[self.picker.currentData()]
+
     def request_train(self) -> None:
-        trainer = self.trainers[self.picker.currentData()]
+        trainer = self.current
         try:
             request = trainer.make_request(self.forms[trainer.id].values())
         except ParamError as exc:
@@ -144,27 +140,42 @@ class TrainPanel(QWidget):
             return
         self.train_requested.emit(request, trainer.summary(request))
 
+    def resume(self) -> None:
+        """Fill the form with the values that continue the stopped run, and train."""
+        if self.job is None or self._resume is None:
+            return
+        self.picker.setCurrentIndex(self.picker.findData(self.job.generator))
+        form = self.forms[self.job.generator]
+        form.refresh_choices()  # the run is a new choice
+        form.set_values(self._resume)
+        self.request_train()
+
     def watch(self, job: JobStatus) -> None:
         """Follow `job` (called by the window once the request is queued)."""
         self.job = job
+        self._resume = None
+        self._rate.clear()
+        self._ensure_charts(self.trainers.get(job.generator))
         for chart in self.charts:
             chart.set_history([])
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self.resume_button.setEnabled(False)
         self.status.setText("Waiting for the worker…")
+        self.timing.setText("")
 
     def on_progress(self, job: JobStatus, preview: QImage | None) -> None:
         if job is not self.job or job.state.finished:
             return
+        self._ensure_charts(self.trainers.get(job.generator), job.metrics)
         for chart in self.charts:
             chart.set_history(job.metrics)
         if preview is not None:
             self.preview.setPixmap(QPixmap.fromImage(preview).scaled(
-                self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio))  # fmt: skip
-        last = job.metrics[-1] if job.metrics else {}
-        held = last.get("heldout_elbo_neg")
-        figure = f" · held-out −ELBO {held:.1f}" if held is not None else ""
-        self.status.setText(f"Batch {job.step}/{job.total}{figure}")
+                self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation))  # fmt: skip
+        self.status.setText(self._describe(job))
+        self.timing.setText(self._timing(job))
 
     def on_finished(self, job: JobStatus) -> None:
         if job is not self.job:
@@ -173,12 +184,108 @@ class TrainPanel(QWidget):
         self.cancel_button.setEnabled(False)
         if job.state is JobState.DONE:
             self.status.setText(f"Done. {job.note}")
+            self.timing.setText("")
             self.trained.emit(job)
-        elif job.state is JobState.FAILED:
-            self.status.setText(f"Failed: {job.error}")
+            return
+        trainer = self.trainers.get(job.generator)
+        self._resume = trainer.resume_values(job.request, self.models_dir) if trainer else None
+        self.resume_button.setEnabled(self._resume is not None)
+        kept = (
+            "the last checkpoint is kept: Resume continues it."
+            if self._resume is not None
+            else "nothing was saved."
+        )
+        if job.state is JobState.FAILED:
+            self.status.setText(f"Failed: {job.error} ({kept})")
         else:
-            self.status.setText("Cancelled; nothing was saved.")
+            self.status.setText(f"Cancelled; {kept}")
+        if self._resume is not None:
+            self.trained.emit(job)  # the stopped run is a model too: offer it in the forms
+
+    # -- charts
+
+    def show_charts(self) -> None:
+        """Make the current trainer's charts (imports pyqtgraph): once the panel is seen."""
+        self._charts_wanted = True
+        self._ensure_charts(self.current)
+
+    def _ensure_charts(self, trainer: Generator | None, metrics: list | None = None) -> None:
+        """Charts for `trainer` (made once per trainer and set of figures)."""
+        if trainer is None:
+            return
+        plots = plots_of(trainer, metrics)
+        key = (trainer.id, plots)
+        if key == self._chart_owner:
+            return
+        from studio.ui.charts import LiveChart
+
+        for chart in self.charts:
+            self._charts_box.removeWidget(chart)
+            chart.deleteLater()
+        self.charts = [LiveChart(plot) for plot in plots]
+        for chart in self.charts:
+            self._charts_box.addWidget(chart, 1)
+            chart.set_log(self.log_box.isChecked() or chart.plot.log)
+        self._chart_owner = key
+
+    def _set_log(self, on: bool) -> None:
+        for chart in self.charts:
+            chart.set_log(on)
+            chart.set_history(chart.history)
 
     def _show_form(self) -> None:
         for trainer_id, form in self.forms.items():
             form.setVisible(trainer_id == self.picker.currentData())
+        if self._charts_wanted:
+            self._ensure_charts(self.current)
+
+    def _choices_of(self, trainer: Generator) -> Any:
+        return lambda spec: trainer.choices_for(spec, self.models_dir)
+
+    # -- what the status lines say
+
+    def _describe(self, job: JobStatus) -> str:
+        last = job.metrics[-1] if job.metrics else {}
+        parts = [f"Step {job.step}/{job.total}"]
+        if "epoch" in last:
+            parts.append(f"epoch {int(last['epoch'])}")
+        if self.charts:
+            plot = self.charts[0].plot
+            shown = [f"{label} {last[key]:.3g}" for key, label in plot.series if key in last]
+            if shown:
+                parts.append(f"{plot.title}: " + ", ".join(shown))
+        first = job.metrics[0] if job.metrics else {}
+        if "images" in first:
+            skipped = int(first.get("skipped", 0))
+            parts.append(
+                f"{int(first['images'])} images" + (f", {skipped} skipped" if skipped else "")
+            )
+        return " · ".join(parts)
+
+    def _timing(self, job: JobStatus) -> str:
+        now = time.monotonic()
+        self._rate.append((now, job.step))
+        while len(self._rate) > 2 and now - self._rate[0][0] > RATE_WINDOW_S:
+            self._rate.popleft()
+        per_step = None
+        last = job.metrics[-1] if job.metrics else {}
+        if "seconds_per_step" in last:
+            per_step = float(last["seconds_per_step"])
+        elif len(self._rate) >= 2:
+            (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
+            per_step = (t1 - t0) / (s1 - s0) if s1 > s0 else None
+        if per_step is None or job.total <= 0:
+            return ""
+        left = max(0, job.total - job.step) * per_step
+        return f"{per_step:.2f} s/step · about {_duration(left)} left"
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

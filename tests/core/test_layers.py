@@ -58,3 +58,14 @@ def test_building_the_window_imports_nothing_heavy():
         "w.close()"
     )
     assert out.splitlines()[-1] == "[]"
+
+
+def test_only_the_ui_layer_imports_pyqtgraph():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in (ROOT / "studio", ROOT / "plugins")
+        for path in folder.rglob("*.py")
+        if "pyqtgraph" in imported_modules(path) and not path.is_relative_to(ROOT / "studio" / "ui")
+    ]
+    assert offenders == []
+    assert "pyqtgraph" in imported_modules(ROOT / "studio" / "ui" / "charts.py")

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from plugins.gan_faces import install
-from plugins.gan_faces.generator import GanFaces, slerp
+from plugins.gan_faces.generator import GanFaces
+from plugins.gan_faces.latents import slerp
 from studio.core.devices import CPU
 from studio.core.generator import Cancelled, Context, GeneratorError
 
@@ -115,8 +116,9 @@ def test_cancel_between_batches(gan, models_dir):
 def test_missing_weights_make_it_unavailable_with_a_reason(tmp_path):
     generator = GanFaces()
     assert "install-defaults" in generator.unavailable_reason(tmp_path)
+    generator.load(Context(CPU, tmp_path))  # nothing to warm up
     with pytest.raises(GeneratorError, match="not installed"):
-        generator.load(Context(CPU, tmp_path))
+        run(generator, tmp_path, count=1, seed=1)
 
 
 def test_the_installed_card_records_source_and_licence(models_dir):
@@ -158,7 +160,7 @@ def sharpness(images):
 def test_truncated_faces_stay_as_sharp_as_untruncated_ones(gan, models_dir):
     import torch
 
-    from plugins.gan_faces.generator import seed_latents
+    from plugins.gan_faces.latents import seed_latents
 
     full = [r.image for r in run(gan, models_dir, count=16, seed=40, truncation=1.0)]
     half = [r.image for r in run(gan, models_dir, count=16, seed=40, truncation=0.5)]
@@ -170,7 +172,7 @@ def test_truncated_faces_stay_as_sharp_as_untruncated_ones(gan, models_dir):
 
 
 def test_truncation_pulls_toward_one_typical_face_on_the_shell(gan, models_dir):
-    from plugins.gan_faces.generator import seed_latents, truncate
+    from plugins.gan_faces.latents import seed_latents, truncate
 
     centre = gan.typical_latent()
     assert 8.0 < float(centre.norm()) < 12.0  # on the prior's shell, not at its mean 0

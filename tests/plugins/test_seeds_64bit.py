@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.gan_faces.generator import GanFaces, seed_latents
+from plugins.gan_faces.generator import GanFaces
+from plugins.gan_faces.latents import seed_latents
 from plugins.vae_digits.generator import prior_latents
 from studio.core.devices import CPU
 from studio.core.generator import SEED_MAX, Context, seed_at
