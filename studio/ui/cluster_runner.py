@@ -31,11 +31,12 @@ from studio.core.jobs import (
     forget,
     settle,
 )
+from studio.ui.job_runner import QueueControls
 
 log = logging.getLogger(__name__)
 
 
-class ClusterRunner(QObject):
+class ClusterRunner(QueueControls, QObject):
     """The main thread's handle on one cluster batch: submit, cancel, pause, shut down."""
 
     job_started = Signal(object)  # JobStarted
@@ -75,25 +76,6 @@ class ClusterRunner(QObject):
 
     def cancel_running(self) -> bool:
         return False  # Esc stops the job on this computer; a batch has its own Cancel
-
-    def withdraw(self, which: Callable[[Job], bool]) -> list[Job]:
-        jobs = self.queue.withdraw(which)
-        for job in jobs:
-            self.job_finished.emit(JobFinished.of(job))
-        return jobs
-
-    def move(self, job_id: int, index: int) -> bool:
-        return self.queue.move(job_id, index)
-
-    def pause(self) -> None:
-        self.queue.pause()
-
-    def resume(self) -> None:
-        self.queue.resume()
-
-    @property
-    def paused(self) -> bool:
-        return self.queue.paused
 
     @property
     def running(self) -> Job | None:

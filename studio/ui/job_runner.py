@@ -53,7 +53,38 @@ def shutdown_all() -> None:
 atexit.register(shutdown_all)  # a script that never closed its window must not hang at exit
 
 
-class JobRunner(QObject):
+class QueueControls:
+    """What a runner's waiting line offers the window: take jobs off, reorder, pause.
+
+    Mixed into each runner (on this computer, on a cluster); it needs `queue` (a JobQueue)
+    and the `job_finished` signal."""
+
+    queue: JobQueue
+    job_finished: Any
+
+    def withdraw(self, which: Callable[[Job], bool]) -> list[Job]:
+        """Take waiting jobs off without finishing them (they stay in their project's stored
+        queue); each is announced as stopped."""
+        jobs = self.queue.withdraw(which)
+        for job in jobs:
+            self.job_finished.emit(JobFinished.of(job))
+        return jobs
+
+    def move(self, job_id: int, index: int) -> bool:
+        return self.queue.move(job_id, index)
+
+    def pause(self) -> None:
+        self.queue.pause()
+
+    def resume(self) -> None:
+        self.queue.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.queue.paused
+
+
+class JobRunner(QueueControls, QObject):
     """The main thread's handle on the worker: submit, cancel, reorder, pause, shut down."""
 
     job_started = Signal(object)  # JobStarted
@@ -98,27 +129,6 @@ class JobRunner(QObject):
             return False
         job.token.cancel()
         return True
-
-    def withdraw(self, which: Callable[[Job], bool]) -> list[Job]:
-        """Take waiting jobs off without finishing them (they stay in their project's stored
-        queue); each is announced as stopped."""
-        jobs = self.queue.withdraw(which)
-        for job in jobs:
-            self.job_finished.emit(JobFinished.of(job))
-        return jobs
-
-    def move(self, job_id: int, index: int) -> bool:
-        return self.queue.move(job_id, index)
-
-    def pause(self) -> None:
-        self.queue.pause()
-
-    def resume(self) -> None:
-        self.queue.resume()
-
-    @property
-    def paused(self) -> bool:
-        return self.queue.paused
 
     @property
     def running(self) -> Job | None:

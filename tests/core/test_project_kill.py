@@ -31,7 +31,7 @@ while True:
     print(item, hashlib.sha256(project.png(item)).hexdigest(), flush=True)
 """
 
-KILLS = 50
+KILLS = 20
 
 
 @pytest.mark.slow
