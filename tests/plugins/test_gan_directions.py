@@ -22,6 +22,8 @@ def home(tmp_path_factory, models_dir):
     """A model folder of its own holding a copy of the DigiFace generator."""
     root = tmp_path_factory.mktemp("models")
     shutil.copytree(install.model_folder(models_dir), install.model_folder(root))
+    # Directions the shared copy may have been given (named in a window) are not this test's.
+    store.resolve(None, root).directions_path.unlink(missing_ok=True)
     return root
 
 
