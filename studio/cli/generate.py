@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
         help="generate images headless: write them as PNG (--out), keep them in a project "
         "(--project), or both",
     )
-    gen.add_argument("generator", help="generator id, e.g. gan_faces (see `studio plugins`)")
+    gen.add_argument("generator", help="generator id (`studio plugins` lists them)")
     gen.add_argument("--count", type=int, help="number of images (the generator's count)")
     gen.add_argument("--seed", help="seed of the first image (default: random)")
     gen.add_argument(

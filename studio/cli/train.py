@@ -19,8 +19,8 @@ from studio.cli._common import (
 
 
 def add_parser(sub: Any) -> None:
-    train = sub.add_parser("train", help="train a model headless (e.g. vae_digits)")
-    train.add_argument("generator", help="what to train, e.g. vae_digits")
+    train = sub.add_parser("train", help="train a model headless")
+    train.add_argument("generator", help="trainer id (`studio plugins` lists them)")
     train.add_argument("--seed", help="training seed (default: random)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     train.add_argument("--device", default=os.environ.get("STUDIO_DEVICE", "auto"))

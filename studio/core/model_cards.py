@@ -64,7 +64,7 @@ class InstalledModel:
 
 def installed_models(root: Path | None = None) -> Iterator[InstalledModel]:
     """Every model folder with a readable card under `root`: generator/model, or
-    generator/<group>/model (e.g. trained versions under vae_digits/models/)."""
+    generator/<group>/model (e.g. trained versions under <generator>/models/)."""
     root = root or models_dir()
     if not root.is_dir():
         return
