@@ -80,7 +80,9 @@ class GridImage:
         check_shape(shape)
         self.shape = shape
         self.labels = (list(x_labels), list(y_labels), list(z_labels))
-        self.bound = cell_bound(shape)
+        largest = cell_bound(shape)
+        layout = self._fit(largest, largest)  # the margins take their share too
+        self.bound = min(layout.w, layout.h)
         self._cells: dict[int, Image] = {}
         self.failed: set[int] = set()
 
@@ -181,7 +183,7 @@ class GridImage:
         pad_left = 0
         if any(self.labels[1]):
             words = [word for text in self.labels[1] for word in text.split()]
-            widest_word = max(math.ceil(_width(font, word)) for word in words)
+            widest_word = max((math.ceil(_width(font, word)) for word in words), default=0)
             pad_left = max(w * 3 // 4, widest_word + 2 * spacing)
         heights = [_block_height(lines, size) for lines in self._wrapped(0, w, font)]
         pad_top = max(heights, default=0) + 2 * spacing if any(self.labels[0]) else 0
