@@ -27,9 +27,11 @@ value is found in the text parameters and replaced by each value in turn). Value
 comma-separated as in A1111, quoted to hold a comma ("a, b",c); numbers take ranges:
 1-5, 1-10 (+2), 10-5 (-3), 0.5-1 [3] (three values from 0.5 to 1); a seed of -1 is random.
 
-  studio grid gan_faces --x seed=1-4 --y truncation=0.5,0.8,1 --out grids/
-  studio grid text_to_image --set "prompt=a cat on a sofa" --x cfg=3,7,12 --y steps=10,20 \\
+  studio grid GENERATOR --x seed=1-4 --y truncation=0.5,0.8,1 --out grids/
+  studio grid GENERATOR --set "prompt=a cat on a sofa" --x cfg=3,7,12 --y steps=10,20 \\
       --z "prompt_sr=a cat,a dog" --out grids/ --project cats.studio
+
+(`studio plugins` lists the generators.)
 """
 
 

@@ -334,5 +334,5 @@ class GridRun:
         record = {**self.plan.record(), "cells": list(self.items)}
         return self.generator.result(
             first, picture, first.seed, note=f"{SCRIPT}: {shape}, {names}",
-            infotext=self.plan.infotext(), grid=record, caption=f"Grid {shape}: {names}"[:40],
+            infotext=self.plan.infotext(), grid=record, caption=f"Grid {shape}",
         )  # fmt: skip

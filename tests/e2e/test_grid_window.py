@@ -56,6 +56,10 @@ def test_a_grid_puts_its_cells_in_the_gallery_and_one_grid_on_the_canvas(window,
     assert not set(cells) & set(canvas_keys(window))  # the cells stay off the canvas
     qtbot.waitUntil(lambda: window.gallery.model.rowCount() == 7, timeout=3000)
     assert "on the canvas (6 of 6 cells)" in dialog.status.text()
+    jobs = len(window.jobs.statuses)
+    with qtbot.waitSignal(window.items.message) as said:  # a grid is not one request
+        window.items.rerun(dialog.item)
+    assert "is a comparison grid" in said.args[0] and len(window.jobs.statuses) == jobs
 
 
 def test_a_bad_value_says_why_and_nothing_can_start(window, qtbot):
