@@ -97,8 +97,8 @@ class ItemActions(QObject):
         """Render the item again from its stored request; same device, same pixels."""
         record = self.project.record(item_id)
         if record.get("grid"):
-            self.message.emit(f"Item {item_id} is a comparison grid: make it again with Run → "
-                              "Comparison grid… (its cells can each be re-run)", "info")  # fmt: skip
+            text = f"Item {item_id} is a comparison grid: make it again with Run → Comparison grid…"
+            self.message.emit(f"{text} (its cells can each be re-run)", "info")
             return
         try:
             generator = self.registry.get(record["generator"])
