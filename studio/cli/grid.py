@@ -92,6 +92,7 @@ def plan_of(generator: Any, args: argparse.Namespace) -> Any:
 
 def _grid(args: argparse.Namespace) -> int:
     from studio.core.export import ExportError, check_writable
+    from studio.core.grid import GridError
     from studio.core.grid_image import GridRun
     from studio.core.registry import default_registry
 
@@ -102,7 +103,10 @@ def _grid(args: argparse.Namespace) -> int:
         out = check_writable(args.out)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
-    grid = GridRun(generator, plan)
+    try:
+        grid = GridRun(generator, plan)
+    except GridError as exc:
+        raise UsageError(str(exc)) from None
     if not args.quiet:
         print(f"studio: grid of {plan.describe()}", file=sys.stderr)
     executor = batch_executor(registry, args)

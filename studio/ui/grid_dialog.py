@@ -107,6 +107,12 @@ class GridDialog(QDialog):
         self.values: list[QLineEdit] = []
         for row, letter in enumerate(AXIS_NAMES):
             self._axis_row(axes, row, letter)
+        swaps = QHBoxLayout()
+        for a, b in ((0, 1), (1, 2), (0, 2)):
+            button = QPushButton(f"Swap {AXIS_NAMES[a]}/{AXIS_NAMES[b]}")
+            button.clicked.connect(lambda _c=False, a=a, b=b: self.swap(a, b))
+            swaps.addWidget(button)
+        swaps.addStretch(1)
         self.summary = QLabel("")
         self.summary.setObjectName("grid_summary")
         self.summary.setWordWrap(True)
@@ -128,6 +134,7 @@ class GridDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(axes)
+        layout.addLayout(swaps)
         layout.addWidget(self.summary)
         layout.addStretch(1)
         layout.addWidget(self.progress)
@@ -181,8 +188,16 @@ class GridDialog(QDialog):
         elif isinstance(spec, ModelParam) and not spec.scan and self.models_dir is not None:
             texts = [value for value, _label in self.generator.choices_for(spec, self.models_dir)]
         else:
-            return
-        self.values[row].setText(",".join(f'"{t}"' if "," in t else t for t in texts))
+            texts = []
+        if texts:
+            self.values[row].setText(",".join(f'"{t}"' if "," in t else t for t in texts))
+
+    def swap(self, a: int, b: int) -> None:
+        """A1111's swap buttons: axes `a` and `b` trade parameters and values."""
+        first = (self.params[a].currentData(), self.values[a].text())
+        second = (self.params[b].currentData(), self.values[b].text())
+        self.set_axis(a, *second)
+        self.set_axis(b, *first)
 
     # -- checking
 
@@ -226,7 +241,10 @@ class GridDialog(QDialog):
         plan = self.check()
         if plan is None or self.run is not None:
             return 0
-        run = GridRun(self.generator, plan)
+        try:
+            run = GridRun(self.generator, plan)
+        except GridError as exc:
+            return self._refuse(str(exc))
         if not self.jobs.submit_many(run.entries()):  # no project: the window said why
             return self._refuse("Nothing was queued: the cells would have nowhere to go")
         self.run, self.project, self.item = run, self.jobs.project, None

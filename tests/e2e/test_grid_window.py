@@ -84,3 +84,15 @@ def test_cancelling_draws_the_grid_from_the_cells_made(window, qtbot):
     cells = window.session.project.record(dialog.item)["grid"]["cells"]
     assert cells[0] is not None and None in cells
     assert len(window.session.project.queue) == 0  # nothing left to resume
+
+
+def test_fill_and_swap_as_a1111s_buttons_do(window, qtbot):
+    dialog = open_grid(window, qtbot, "prompted")
+    choose(qtbot, dialog, 0, "Sampler", "")
+    dialog.fill(0)
+    assert dialog.values[0].text() == "Euler,DDIM"
+    dialog.set_axis(2, "steps", "10-30 [3]")
+    qtbot.waitUntil(lambda: dialog.summary.text().startswith("2 × 1 × 3 = 6 cells"), timeout=3000)
+    dialog.swap(0, 2)
+    assert dialog.params[0].currentData() == "steps" and dialog.values[2].text() == "Euler,DDIM"
+    assert dialog.summary.text().startswith("3 × 1 × 2 = 6 cells")
