@@ -236,6 +236,9 @@ def parse_axis(params: Sequence[Param], name: str, text: str) -> Axis:
     for value in raw:
         if isinstance(spec, SeedParam) and str(value).strip().lower() in ("-1", "random"):
             value, fixed = random_seed(), True  # A1111: -1 is a seed drawn once, then kept
+        if getattr(spec, "optional", False) and str(value).strip().lower() == "none":
+            checked.append(None)  # an optional model or image left out (A1111's "None")
+            continue
         try:
             checked.append(spec.validate(value) if kind else spec.parse(str(value)))
         except ParamError as exc:

@@ -161,6 +161,11 @@ def test_axes_are_found_by_name_or_title_and_labelled_as_a1111_labels_them():
     assert sampler.labels == ("Sampler: DDIM", "Sampler: Euler")
     model = parse_axis(params, "model", "/models/a/one.safetensors, two")
     assert model.labels == ("Model: one.safetensors", "Model: two")
+    from tests.fakes import Mapped
+
+    optional = parse_axis(Mapped.params, "image", "None, a/b/photo.png")
+    assert optional.values == (None, "a/b/photo.png")
+    assert optional.labels == ("Image: none", "Image: photo.png")
     assert ("prompt_sr", "Prompt S/R") in axis_choices(params)
     assert ("prompt_sr", "Prompt S/R") not in axis_choices(SolidColour.params)
 
