@@ -110,3 +110,32 @@ def test_the_same_grid_on_a_local_cluster(local_ray, models_dir, tmp_path):
     assert main([*common, "--out", str(there), "--cluster", "local", "--workers", "2",
                  "--project", str(tmp_path / "p.studio")]) == 0  # fmt: skip
     assert np.array_equal(np.asarray(grid_file(here)), np.asarray(grid_file(there)))
+
+
+def test_ctrl_c_keeps_the_cells_made_and_leaves_the_rest_queued(models_dir, tmp_path, capsys,
+                                                                monkeypatch):  # fmt: skip
+    import os
+    import signal
+
+    from studio.cli import EXIT_INTERRUPTED
+    from studio.cli import grid as grid_command
+
+    made = []
+    real = grid_command._cell_done
+
+    def cell_done(grid, job):  # noqa: ANN001, ANN202 - Ctrl+C after the second cell
+        real(grid, job)
+        made.append(job)
+        if len(made) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(grid_command, "_cell_done", cell_done)
+    out, project = tmp_path / "grids", tmp_path / "p.studio"
+    code = main(["grid", "gan_faces", "--x", "seed=1-5", "--out", str(out), "--project",
+                 str(project), "-q"])  # fmt: skip
+    assert code == EXIT_INTERRUPTED
+    assert "interrupted after 2 of 5 cell(s); the rest stay queued" in capsys.readouterr().err
+    assert not list(out.glob("*.png"))
+    with closing(Project.open(project)) as opened:
+        assert opened.count() == 2 and len(opened.queue) == 3
+        assert sorted(s.entry.request.seed for s in opened.queue.entries()) == [3, 4, 5]
