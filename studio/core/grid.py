@@ -196,8 +196,8 @@ def _step_range(start: str, end: str, step: str | None, kind: type) -> list[Any]
 
 
 def axis_choices(params: Sequence[Param]) -> list[tuple[str, str]]:
-    """(name, title) of everything a grid can vary for these params: each parameter except
-    folders and MixParams' free-form siblings are all fine, plus Prompt S/R with text."""
+    """(name, title) of everything a grid can vary for these params: every parameter, plus
+    Prompt S/R when there is text to search."""
     out = [(p.name, p.title) for p in params]
     if any(isinstance(p, TextParam) for p in params):
         out.append((SEARCH_REPLACE, SEARCH_REPLACE_TITLE))

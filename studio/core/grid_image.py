@@ -112,7 +112,7 @@ class GridImage:
         return len(self._cells)
 
     def render(self) -> Image:
-        """The labelled grid; the cells kept so far are pasted and let go."""
+        """The labelled grid (once: the cells kept so far are pasted and let go)."""
         from PIL import Image as PILImage
         from PIL import ImageDraw
 
