@@ -298,10 +298,18 @@ class GridRun:
     def entries(self) -> list[QueueEntry]:
         """One stored-queue entry per distinct request, in the order to run them."""
         return [
-            QueueEntry(request, f"Grid · {self.generator.summary(request)}", batch=self.batch,
-                       batch_index=n, group=self.batch)
+            QueueEntry(request, self.title(request), batch=self.batch, batch_index=n,
+                       group=self.batch)
             for n, request in enumerate(self.plan.runs)
         ]  # fmt: skip
+
+    def title(self, request: Request) -> str:
+        """The queue's line for a cell: the generator and the cell's axis labels."""
+        nx, ny, _nz = self.plan.shape
+        index = self.cells_of(request)[0]
+        where = (index % nx, index // nx % ny, index // (nx * ny))
+        labels = [a.labels[i] for a, i in zip(self.plan.axes, where, strict=True) if a is not None]
+        return f"Grid · {self.generator.title} · {', '.join(labels)}"
 
     def cells_of(self, request: Request) -> tuple[int, ...]:
         return self.plan.cells_of.get(request.to_json(), ())

@@ -138,6 +138,7 @@ def test_the_grid_result_carries_the_axes_and_the_first_cells_settings():
     run = GridRun(generator, plan_grid(generator, {"seed": 5}, [x, y]))
     assert [e.batch_index for e in run.entries()] == [0, 1, 2, 3]
     assert {e.group for e in run.entries()} == {run.batch}
+    assert run.entries()[3].title == "Grid · Prompted · CFG scale: 7.0, pear"
     for n, request in enumerate(run.plan.runs):
         run.finished(request, None if n == 3 else Image.new("RGB", (24, 16), RED), item=10 + n)
     result = run.result()
