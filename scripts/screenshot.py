@@ -3,7 +3,7 @@
 xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [SCENE]
 
 SCENE: gan (default), train, gan-train [STEPS], directions, queue, vae, t2i, t2i-queue, style,
-cluster.
+cluster, grid.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ SCENES = {
         [{"prompt": "a lighthouse", "steps": 4, "width": 128, "height": 128, "seed": 3}],
     ),
     "cluster": ("style_transfer", []),
+    "grid": ("gan_faces", []),
     "style": (
         "style_transfer",
         [
@@ -127,6 +128,25 @@ def start_cluster_batch(window, app, shoot) -> None:  # noqa: ANN001
         shoot(whole_screen=True)
 
     when_some_done()
+
+
+def start_grid(window, shoot) -> None:  # noqa: ANN001
+    """A seed × truncation comparison grid of faces from the Generate panel's button."""
+    window.prompt_panel.form().set_values({"mode": "sample", "size": 64})
+    window.prompt_panel.grid_button.click()
+    dialog = window.grids.dialogs["gan_faces"]
+    dialog.move(window.x() + 960, window.y() + 600)
+    dialog.set_axis(0, "seed", "1-6")
+    dialog.set_axis(1, "truncation", "0.4-1 [4]")
+    dialog.start()
+
+    def when_drawn() -> None:
+        if dialog.item is None or window.canvas.item_for_key(dialog.item) is None:
+            QTimer.singleShot(200, when_drawn)
+            return
+        QTimer.singleShot(500, lambda: shoot(whole_screen=True))
+
+    when_drawn()
 
 
 def paint_mask(window) -> None:  # noqa: ANN001
@@ -278,9 +298,11 @@ def main() -> int:
         window.close()
         app.quit()
 
-    if scene != "cluster":
+    if scene not in ("cluster", "grid"):
         window.jobs.job_finished.connect(lambda _job: QTimer.singleShot(100, next_job))
-    if scene == "cluster":
+    if scene == "grid":
+        QTimer.singleShot(500, lambda: start_grid(window, shoot))
+    elif scene == "cluster":
         QTimer.singleShot(500, lambda: start_cluster_batch(window, app, shoot))
     elif scene == "style":
         QTimer.singleShot(300, lambda: prepare_style(window, form, next_job))

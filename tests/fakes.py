@@ -10,15 +10,18 @@ from PIL import Image
 from studio.core.generator import (
     ChoiceParam,
     Context,
+    FloatParam,
     Generator,
     GeneratorError,
     ImageParam,
     IntParam,
     Kind,
+    ModelParam,
     Plot,
     Request,
     Result,
     SeedParam,
+    TextParam,
 )
 
 
@@ -169,12 +172,46 @@ class Mapped(SolidColour):
         return Space()
 
 
+class Prompted(Generator):
+    """Text-to-image-shaped settings (prompt, CFG, steps, sampler, model); each image's
+    colour follows cfg, steps and seed, and its note says its prompt."""
+
+    id = "prompted"
+    title = "Prompted"
+    params = (
+        ModelParam(name="model", kind="prompted", default="base"),
+        TextParam(name="prompt", default="a man holding an apple, 8k clean", multiline=True),
+        TextParam(name="negative_prompt", label="Negative prompt", default="blurry"),
+        ChoiceParam(name="sampler", choices=("euler", "ddim"), labels=("Euler", "DDIM")),
+        IntParam(name="steps", default=20, minimum=1, maximum=150),
+        FloatParam(name="cfg", label="CFG scale", default=7.0, minimum=0.0, maximum=30.0),
+        IntParam(name="width", default=24, minimum=8, maximum=2048, multiple=8),
+        IntParam(name="count", default=4, minimum=1, maximum=64),
+        SeedParam(name="seed"),
+    )
+
+    def __init__(self) -> None:
+        self.runs: list[Request] = []
+
+    def run(self, request: Request, ctx: Context) -> list[Result]:
+        self.runs.append(request)
+        p = request.params
+        out = []
+        for i in range(p["count"]):
+            seed = p["seed"] + i
+            colour = (int(p["cfg"] * 8) % 256, p["steps"] % 256, seed % 256)
+            image = Image.new("RGB", (p["width"], p["width"] * 2 // 3), colour)
+            out.append(self.result(request, image, seed, note=p["prompt"]))
+        return out
+
+
 __all__ = [
     "CountsLoads",
     "Crashing",
     "Failing",
     "GeneratorError",
     "Mapped",
+    "Prompted",
     "Slow",
     "SolidColour",
     "Space",

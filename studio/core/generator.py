@@ -139,6 +139,7 @@ class Result:
     created: float = field(default_factory=time.time)
     infotext: dict[str, Any] = field(default_factory=dict)
     caption: str = ""  # the gallery's line for it; filled in by the executor (Generator.caption)
+    grid: dict[str, Any] | None = None  # a comparison grid: its axes (studio.core.grid)
 
     @property
     def size(self) -> tuple[int, int]:

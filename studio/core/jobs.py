@@ -80,6 +80,8 @@ class Job:
     keep: int | None = None  # keep only this result (a re-run of one image of a batch)
     output: Output | None = None  # also write the results here (a batch over files)
     batch: str | None = None  # jobs queued together share this id
+    group: str | None = None  # its results are parts of one whole (a grid's cells): views
+    # place that whole, not each of them (`ItemsAdded.group`)
     state: JobState = JobState.QUEUED
     step: int = 0
     total: int = 0
@@ -151,7 +153,9 @@ def settle(job: Job) -> None:
     if job.state is JobState.DONE:
         if project is not None:
             try:
-                job.item_ids = project.add_results(job.results, job.parent, queue_id=job.queue_id)
+                job.item_ids = project.add_results(
+                    job.results, job.parent, queue_id=job.queue_id, group=job.group
+                )
             except Exception as exc:  # noqa: BLE001 - a full disk fails the job, not the app
                 log.exception("could not commit the results of job %s", job.id)
                 job.state, job.results = JobState.FAILED, []

@@ -117,6 +117,8 @@ def result_record(result: Result) -> dict[str, Any]:
         record["infotext"] = dict(result.infotext)
     if result.caption:
         record["caption"] = result.caption
+    if result.grid:
+        record["grid"] = dict(result.grid)
     inputs = input_files(result.params)
     if inputs:
         record["inputs"] = inputs

@@ -81,8 +81,8 @@ class ItemsAdded:
     parent: the item they were made from (a re-run, a restyled photo), if any.
     at: where the user put them (a drop on the canvas), if anywhere.
     strip: they are the frames of one sequence, shown in one row.
-    group: the drop of several files they belong to (its views place the drop when it is
-    all in), if any.
+    group: the whole they are parts of (a drop of several files, a grid's cells), if any:
+    views place that whole when it is all in, not each part.
     """
 
     rows: tuple[ItemRow, ...]
@@ -242,9 +242,11 @@ class Project:
         *,
         at: tuple[float, float] | None = None,
         queue_id: int | None = None,
+        group: str | None = None,
     ) -> list[int]:
         """Commit a job's results in one transaction (and, with `queue_id`, take its stored
-        queue entry off in the same one); returns the new item ids."""
+        queue entry off in the same one); returns the new item ids. `group`: they are parts
+        of one whole (`ItemsAdded.group`)."""
         from studio.core.metadata import result_record
 
         encoded = [_Encoded.of(result_record(r), r.image, r.generator, r.seed) for r in results]
@@ -253,7 +255,8 @@ class Project:
             ids = [self._insert(entry, parent) for entry in encoded]
             if queue_id is not None:
                 self.queue.remove([queue_id])
-            self._after_commit(self.events.items_added, self._added(ids, parent, at, strip))
+            added = ItemsAdded(tuple(self.rows(ids)), parent, at, strip, group)
+            self._after_commit(self.events.items_added, added)
         return ids
 
     def add_image(
@@ -297,11 +300,6 @@ class Project:
             item = int(cursor.lastrowid)
             db.execute("INSERT INTO images VALUES (?, ?, ?)", (item, entry.png, entry.thumb))
         return item
-
-    def _added(
-        self, ids: list[int], parent: int | None, at: tuple[float, float] | None, strip: bool
-    ) -> ItemsAdded:
-        return ItemsAdded(tuple(self.rows(ids)), parent, at, strip)
 
     def set_favourite(self, ids: Iterable[int], favourite: bool) -> None:
         ids = self._update("UPDATE items SET favourite = ? WHERE id = ?", favourite, ids)

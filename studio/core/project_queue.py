@@ -32,6 +32,8 @@ class QueueEntry:
     output: Output | None = None  # also write the result here (a batch over files)
     batch: str | None = None  # jobs queued together share this id
     batch_index: int | None = None
+    group: str | None = None  # parts of one whole (`Job.group`); not stored: a resumed job
+    # is placed on its own
 
 
 @dataclass(frozen=True)

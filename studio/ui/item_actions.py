@@ -96,6 +96,10 @@ class ItemActions(QObject):
     def rerun(self, item_id: int) -> None:
         """Render the item again from its stored request; same device, same pixels."""
         record = self.project.record(item_id)
+        if record.get("grid"):
+            text = f"Item {item_id} is a comparison grid: make it again with Run → Comparison grid…"
+            self.message.emit(f"{text} (its cells can each be re-run)", "info")
+            return
         try:
             generator = self.registry.get(record["generator"])
             request, index = generator.rerun(

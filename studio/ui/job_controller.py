@@ -208,6 +208,7 @@ class JobController(QObject):
             keep=entry.keep,
             output=entry.output,
             batch=entry.batch,
+            group=entry.group,
         )
         status = JobStatus(job.id, job.title, job.request, project, job.parent, job.batch)
         if job.batch is None:

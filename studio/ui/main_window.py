@@ -25,6 +25,7 @@ from studio.ui.canvas import CanvasView
 from studio.ui.dialogs import ProjectDialogs, show_about, show_plugins
 from studio.ui.files import FileDrops
 from studio.ui.gallery import GalleryPanel
+from studio.ui.grid_dialog import GridDialogs
 from studio.ui.image_inputs import ImageInputs
 from studio.ui.item_actions import ItemActions
 from studio.ui.job_controller import JobController, JobStatus
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
         gallery_dock.raise_()
         self.batches = BatchDialogs(self.jobs, self.prompt_panel, self)
         self.batches.message.connect(self.banner.show_message)
+        self.grids = GridDialogs(self.jobs, self.prompt_panel, models_dir, self)
+        self.grids.message.connect(self.banner.show_message)
 
         self.status_label = QLabel("Ready")
         self.zoom_label = QLabel("100%")
@@ -194,6 +197,7 @@ class MainWindow(QMainWindow):
         self.generate_action = self._action(run, "&Generate", generate, "Ctrl+Return", "Ctrl+Enter")
         self.cancel_action = self._action(run, "&Cancel running job", self.cancel_running, "Esc")
         self._action(run, "&Batch over files…", lambda: self.batches.open(), "Ctrl+B")
+        self._action(run, "Comparison &grid…", lambda: self.grids.open(), "Ctrl+Shift+G")
         for action in (self.generate_action, self.cancel_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
@@ -210,6 +214,7 @@ class MainWindow(QMainWindow):
             source.values_requested.connect(self.prompt_panel.set_values)
         self.prompt_panel.generate_requested.connect(self.submit)
         self.prompt_panel.image_dropped.connect(self.restorer.restore)
+        self.prompt_panel.grid_requested.connect(self.grids.open)
         self.jobs.job_added.connect(self.queue_panel.add_job)
         self.jobs.job_changed.connect(self._on_job_changed)
         self.jobs.job_finished.connect(self._on_job_finished)
@@ -276,7 +281,7 @@ class MainWindow(QMainWindow):
 
     def _on_items_added(self, added: ItemsAdded) -> None:
         self.gallery.on_items_added(added)
-        if added.group is not None:  # part of a drop: placed when the whole drop is in
+        if added.group is not None:  # part of a whole (a drop, a grid): placed as that whole
             return
         items = self.canvas.place(added, self.items.entries)
         if items and added.at is None and self.follow_action.isChecked():

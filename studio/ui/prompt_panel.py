@@ -29,6 +29,7 @@ class PromptPanel(QWidget):
 
     generate_requested = Signal(object, str)  # Request, title
     image_dropped = Signal(object)  # Path: restore the settings it carries
+    grid_requested = Signal()  # the user asked for a comparison grid of the current generator
 
     def __init__(
         self,
@@ -64,6 +65,12 @@ class PromptPanel(QWidget):
         self.generate_button.setObjectName("generate")
         self.generate_button.setDefault(True)
         self.generate_button.clicked.connect(self.request_generate)
+        self.grid_button = QPushButton("Comparison grid…")
+        self.grid_button.setObjectName("grid")
+        self.grid_button.setToolTip(
+            "Vary up to three settings and see the results side by side (X/Y/Z plot)"
+        )
+        self.grid_button.clicked.connect(self.grid_requested)
 
         self._form_of: dict[str, ParamForm] = {}
         self._models_dir = models_dir
@@ -85,6 +92,7 @@ class PromptPanel(QWidget):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.error)
         layout.addWidget(self.generate_button)
+        layout.addWidget(self.grid_button)
         self.picker.currentIndexChanged.connect(self._on_pick)
         self._on_pick()
         self.setAcceptDrops(True)
@@ -208,4 +216,5 @@ class PromptPanel(QWidget):
         self.notice.setText(f"Unavailable: {reason}" if reason else "")
         self.notice.setVisible(bool(reason))
         self.generate_button.setEnabled(generator is not None and not reason)
+        self.grid_button.setEnabled(self.generate_button.isEnabled())
         self.error.hide()
