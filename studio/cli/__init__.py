@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from studio.cli import export, generate, info, models, queue, stylize, train
+from studio.cli import batch, export, generate, info, models, queue, stylize, train, upscale
 from studio.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Unavailable, UsageError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
@@ -22,6 +22,8 @@ PROJECT_SUFFIX = ".studio"  # as studio.core.project.SUFFIX (not imported: a qui
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": generate.run,
     "stylize": stylize.run,
+    "upscale": upscale.run,
+    "batch": batch.run,
     "queue": queue.run,
     "export": export.run,
     "info": info.run,
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (generate, stylize, queue, export, info, train, models):
+    for module in (generate, stylize, upscale, batch, queue, export, info, train, models):
         module.add_parser(sub)
     return parser
 
