@@ -60,7 +60,9 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 2)
     work = Path(tempfile.mkdtemp(prefix="studio-bench-up-"))
     src = work / "in.png"
-    samples.photo(options.side * 3 // 2, options.side).crop((0, 0, options.side, options.side)).save(src)
+    samples.photo(options.side * 3 // 2, options.side).crop(
+        (0, 0, options.side, options.side)
+    ).save(src)
     image = Image.open(src).convert("RGB")
     load_before = os.getloadavg()[0]
     parts, ratios = [], []
@@ -72,8 +74,12 @@ def main() -> None:
             for which in order:
                 if which == "ncnn":
                     dst = work / "ncnn.png"
-                    done = subprocess.run([options.ncnn_python, "-c", CHILD, str(number), str(src),
-                                           str(dst)], capture_output=True, text=True, check=True)  # fmt: skip
+                    done = subprocess.run(
+                        [options.ncnn_python, "-c", CHILD, str(number), str(src), str(dst)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     theirs.append(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
                 else:
                     start = time.perf_counter()
@@ -82,9 +88,11 @@ def main() -> None:
             fidelity.append(psnr(np.asarray(out), np.asarray(Image.open(work / "ncnn.png"))))
         ratio = median(theirs) / median(ours)
         ratios.append(ratio)
-        parts.append(f"{name}: PyTorch {median(ours):.2f} s ({spread(ours)}), ncnn "
-                     f"{median(theirs):.2f} s ({spread(theirs)}), {ratio:.2f}x, PSNR "
-                     f"{min(fidelity):.1f} dB")  # fmt: skip
+        parts.append(
+            f"{name}: PyTorch {median(ours):.2f} s ({spread(ours)}), ncnn "
+            f"{median(theirs):.2f} s ({spread(theirs)}), {ratio:.2f}x, PSNR "
+            f"{min(fidelity):.1f} dB"
+        )
     load_after = os.getloadavg()[0]
     row = Row(
         benchmark="upscale_backends",

@@ -19,8 +19,14 @@ from studio.core.generator import (
 )
 
 TILES = (256, 128, 192, 384, 512, 0)
-TILE_LABELS = ("256 px (default)", "128 px (least memory)", "192 px", "384 px", "512 px",
-               "One pass (no tiles)")  # fmt: skip
+TILE_LABELS = (
+    "256 px (default)",
+    "128 px (least memory)",
+    "192 px",
+    "384 px",
+    "512 px",
+    "One pass (no tiles)",
+)
 
 
 class Upscale(Generator):
@@ -46,12 +52,24 @@ class Upscale(Generator):
             "folder's upscalers/ and from ESRGAN/, RealESRGAN/ or upscale_models/ in your "
             "model folders.",
         ),
-        FloatParam(name="scale", default=4.0, minimum=1.0, maximum=8.0, step=0.5, decimals=2,
-                   help="How many times larger (2x a 4x network: it runs once, then Lanczos "
-                   "brings it to the exact size)."),  # fmt: skip
-        ChoiceParam(name="tile", label="Tile size", choices=TILES, labels=TILE_LABELS,
-                    help="The network runs on tiles this large (input pixels), so any picture "
-                    "fits in memory; larger tiles are a little faster."),  # fmt: skip
+        FloatParam(
+            name="scale",
+            default=4.0,
+            minimum=1.0,
+            maximum=8.0,
+            step=0.5,
+            decimals=2,
+            help="How many times larger (2x a 4x network: it runs once, then Lanczos "
+            "brings it to the exact size).",
+        ),
+        ChoiceParam(
+            name="tile",
+            label="Tile size",
+            choices=TILES,
+            labels=TILE_LABELS,
+            help="The network runs on tiles this large (input pixels), so any picture "
+            "fits in memory; larger tiles are a little faster.",
+        ),
     )
 
     def default_models(self) -> list[ModelSource]:
@@ -107,16 +125,32 @@ class Upscale(Generator):
         try:
             with torch_threads(ctx.threads):
                 image = upscalers.upscale(
-                    picture, name, p["scale"], models_dir=ctx.models_dir, device=ctx.device,
-                    progress=ctx.progress, cancelled=_cancelled(ctx), tile=p["tile"],
-                )  # fmt: skip
+                    picture,
+                    name,
+                    p["scale"],
+                    models_dir=ctx.models_dir,
+                    device=ctx.device,
+                    progress=ctx.progress,
+                    cancelled=_cancelled(ctx),
+                    tile=p["tile"],
+                )
         except upscalers.UpscalerError as exc:
             raise GeneratorError(str(exc)) from None
         (w, h), (W, H) = picture.size, image.size  # noqa: N806
         note = f"upscaled {w}x{h} → {W}x{H} px ({Path(name).stem}, ×{p['scale']:g})"
-        return [self.result(request, image, request.seed, model_name=Path(name).stem, note=note,
-                            infotext={"Postprocess upscaler": Path(name).stem,
-                                      "Postprocess upscale by": f"{p['scale']:g}"})]  # fmt: skip
+        return [
+            self.result(
+                request,
+                image,
+                request.seed,
+                model_name=Path(name).stem,
+                note=note,
+                infotext={
+                    "Postprocess upscaler": Path(name).stem,
+                    "Postprocess upscale by": f"{p['scale']:g}",
+                },
+            )
+        ]
 
 
 def _cancelled(ctx: Context) -> Any:

@@ -1,7 +1,7 @@
 """One generator over many input images: collecting the files, and writing each result.
 
-Shared by `studio stylize`, `studio upscale`, `studio batch` and the window's batch dialog. Each image is its own job, so a bad
-file fails alone and the rest complete.
+Shared by `studio stylize`, `studio upscale`, `studio batch` and the window's batch dialog.
+Each image is its own job, so a bad file fails alone and the rest complete.
 """
 
 from __future__ import annotations

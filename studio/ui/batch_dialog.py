@@ -105,7 +105,8 @@ class BatchDialog(QDialog):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.folder, 1)
         row.addWidget(choose)
-        self.template = QLineEdit(DEFAULT_TEMPLATE)
+        restyles = generator.image_param("style") is not None
+        self.template = QLineEdit(DEFAULT_TEMPLATE if restyles else "{source}-{generator}")
         self.template.setToolTip("Tokens as in Export: {source} {index} {seed} {generator} …")
         form = QFormLayout()
         form.addRow(self.write)

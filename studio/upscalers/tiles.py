@@ -31,7 +31,12 @@ def _cuts(length: int, tile: int) -> list[tuple[int, int]]:
 
 def padded(box: Box, width: int, height: int, overlap: int) -> Box:
     x0, y0, x1, y1 = box
-    return max(0, x0 - overlap), max(0, y0 - overlap), min(width, x1 + overlap), min(height, y1 + overlap)
+    return (
+        max(0, x0 - overlap),
+        max(0, y0 - overlap),
+        min(width, x1 + overlap),
+        min(height, y1 + overlap),
+    )
 
 
 def run_tiled(
@@ -64,5 +69,3 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 
 def tile_count(width: int, height: int, tile: int) -> int:
     return len(boxes(width, height, tile))
-
-

@@ -53,8 +53,14 @@ def old_layout(state):
             out[f"model.1.sub.{m[1]}.RDB{m[2]}.conv{m[3]}.0.{m[4]}"] = value
             continue
         name, kind = key.rsplit(".", 1)
-        index = {"conv_first": "model.0", "conv_body": "model.1.sub.2", "conv_up1": "model.3",
-                 "conv_up2": "model.6", "conv_hr": "model.8", "conv_last": "model.10"}[name]  # fmt: skip
+        index = {
+            "conv_first": "model.0",
+            "conv_body": "model.1.sub.2",
+            "conv_up1": "model.3",
+            "conv_up2": "model.6",
+            "conv_hr": "model.8",
+            "conv_last": "model.10",
+        }[name]
         out[f"{index}.{kind}"] = value
     return out
 
@@ -108,9 +114,15 @@ def test_cancel_stops_between_tiles(tmp_path):
     save_file(nets.SRVGGNetCompact(scale=2, feat=8, convs=1).state_dict(), str(path))
     seen = []
     with pytest.raises(Cancelled):
-        upscalers.upscale(picture(64, 64), str(path), 2, models_dir=None, tile=16,
-                          progress=lambda d, t: seen.append(d),
-                          cancelled=lambda: len(seen) >= 3)  # fmt: skip
+        upscalers.upscale(
+            picture(64, 64),
+            str(path),
+            2,
+            models_dir=None,
+            tile=16,
+            progress=lambda d, t: seen.append(d),
+            cancelled=lambda: len(seen) >= 3,
+        )
     assert seen == [1, 2, 3]
 
 
@@ -191,8 +203,9 @@ def ncnn_model(net):
     for layer in net.body:
         if isinstance(layer, torch.nn.Conv2d):
             w = layer.weight.detach().numpy()
-            lines.append(f"Convolution conv{len(lines)} 1 1 a b 0={w.shape[0]} 1=3 4=1 5=1 "
-                         f"6={w.size}")  # fmt: skip
+            lines.append(
+                f"Convolution conv{len(lines)} 1 1 a b 0={w.shape[0]} 1=3 4=1 5=1 6={w.size}"
+            )
             half = w.astype("<f2").tobytes()
             blob += struct.pack("<I", FP16_TAG) + half + b"\0" * (-len(half) % 4)
             blob += layer.bias.detach().numpy().astype("<f4").tobytes()
