@@ -24,7 +24,11 @@ def add_parser(sub: Any) -> None:
         help="R-ESRGAN 4x+ (default), 'R-ESRGAN 4x+ Anime6B', 'R-ESRGAN AnimeVideo', Lanczos, "
         "Nearest, the name of your own file in the upscalers folder, or its path",
     )
-    p.add_argument("--tile", type=int, help="tile size in input pixels (0: one pass)")
+    p.add_argument(
+        "--tile",
+        type=int,
+        help="tile size in input pixels: 128, 192, 256 (default), 384 or 512; 0: one pass",
+    )
 
 
 def enlarger(registry: Any, args: argparse.Namespace | None = None) -> Any:

@@ -1,7 +1,7 @@
 """Cut a picture into overlapping tiles, run a network on each, and put the centres back.
 
-Each tile is run with `overlap` pixels of its neighbours around it (fewer at the picture's
-edge) and only its centre is kept, as Real-ESRGAN's own tiling does, so memory depends on
+Each tile is run with `overlap` pixels of its neighbours around it (mirrored at the picture's
+edges) and only its centre is kept, as Real-ESRGAN's own tiling does, so memory depends on
 the tile size alone and the seams see the same context as the inside. Only the output
 image is held whole (as 8-bit pixels).
 """
@@ -29,16 +29,6 @@ def _cuts(length: int, tile: int) -> list[tuple[int, int]]:
     return list(zip(edges, edges[1:], strict=False))
 
 
-def padded(box: Box, width: int, height: int, overlap: int) -> Box:
-    x0, y0, x1, y1 = box
-    return (
-        max(0, x0 - overlap),
-        max(0, y0 - overlap),
-        min(width, x1 + overlap),
-        min(height, y1 + overlap),
-    )
-
-
 def run_tiled(
     pixels: np.ndarray,
     forward: Callable[[np.ndarray], np.ndarray],
@@ -48,14 +38,19 @@ def run_tiled(
     step: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """`forward` (HxWx3 float32 in 0..1 -> (H*scale)x(W*scale)x3) over `pixels` tile by tile;
-    `step()` after each tile (where cancel is checked). Returns uint8 pixels."""
+    `step()` after each tile (where cancel is checked). Returns uint8 pixels.
+
+    The picture is mirrored `overlap` pixels beyond its edges first, so edge tiles get
+    context too (as Real-ESRGAN's own pre-padding gives) instead of the convolutions' zeros."""
     height, width = pixels.shape[:2]
     out = np.empty((height * scale, width * scale, 3), np.uint8)
+    mode = "reflect" if min(height, width) > overlap else "edge"
+    source = np.pad(pixels, ((overlap, overlap), (overlap, overlap), (0, 0)), mode=mode)
     for box in boxes(width, height, tile):
         x0, y0, x1, y1 = box
-        px0, py0, px1, py1 = padded(box, width, height, overlap)
-        result = forward(pixels[py0:py1, px0:px1])
-        left, top = (x0 - px0) * scale, (y0 - py0) * scale
+        # in `source` the tile is at (x0 + overlap, y0 + overlap): with its context, from x0, y0
+        result = forward(source[y0 : y1 + 2 * overlap, x0 : x1 + 2 * overlap])
+        left = top = overlap * scale
         core = result[top : top + (y1 - y0) * scale, left : left + (x1 - x0) * scale]
         out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = _to_uint8(core)
         if step is not None:
