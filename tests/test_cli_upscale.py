@@ -55,6 +55,7 @@ def test_bad_settings_are_refused_before_anything_runs(photos, tmp_path, capsys)
     assert "'100' is not one of" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_image_to_image_over_a_folder(photos, tmp_path, monkeypatch, capsys):
     models = tmp_path / "models"
     build_pipeline(models / "tiny-sd")

@@ -3,6 +3,7 @@ beside the item as its child) and the batch dialog over files for upscale and im
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QMenu
 
 from plugins.style_transfer import samples
@@ -17,6 +18,7 @@ def put_on_canvas(window, image, name):
     return window.canvas.item_for_key(key)
 
 
+@pytest.mark.slow
 def test_upscale_from_the_item_menu_lands_beside_the_item(window, qtbot):
     item = put_on_canvas(window, samples.photo(48, 32), "small.png")
     menu = QMenu(window)

@@ -14,6 +14,7 @@ from studio.core.generator import Context
 FAST = "R-ESRGAN AnimeVideo"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("generator", "values", "native", "size"), [
     (GanFaces, {"count": 1, "seed": 5}, 64, 128),
     (VaeDigits, {"count": 1, "seed": 5}, 28, 112),
