@@ -17,6 +17,7 @@ from studio.core.generator import (
     Request,
     Result,
 )
+from studio.upscalers import SUFFIXES
 
 TILES = (256, 128, 192, 384, 512, 0)
 TILE_LABELS = (
@@ -91,8 +92,6 @@ class Upscale(Generator):
         return upscalers.choices(models_dir)
 
     def accepts_model(self, path: Path) -> bool:
-        from studio.upscalers import SUFFIXES
-
         parts = {p.lower() for p in Path(path).parts}
         folders = {"esrgan", "realesrgan", "upscale_models", "upscalers"}
         return Path(path).suffix.lower() in SUFFIXES and bool(parts & folders)
@@ -104,11 +103,12 @@ class Upscale(Generator):
 
     def caption(self, result: Result) -> str:
         picture = Path(str(result.params.get("image") or "picture").replace("\\", "/")).stem
-        return f"{picture} · ×{result.params['scale']:g} {result.params['upscaler']}"[:40]
+        return f"{picture} · ×{result.params['scale']:g} {shown(result.params['upscaler'])}"[:40]
 
     def summary(self, request: Request) -> str:
         p = request.params
-        return f"{self.title} · {Path(p['image'] or '?').name} · ×{p['scale']:g} {p['upscaler']}"
+        upscaler = shown(p["upscaler"] or "?")
+        return f"{self.title} · {Path(p['image'] or '?').name} · ×{p['scale']:g} {upscaler}"
 
     def run(self, request: Request, ctx: Context) -> list[Result]:
         import studio.upscalers as upscalers
@@ -137,20 +137,26 @@ class Upscale(Generator):
         except upscalers.UpscalerError as exc:
             raise GeneratorError(str(exc)) from None
         (w, h), (W, H) = picture.size, image.size  # noqa: N806
-        note = f"upscaled {w}x{h} → {W}x{H} px ({Path(name).stem}, ×{p['scale']:g})"
+        note = f"upscaled {w}x{h} → {W}x{H} px ({shown(name)}, ×{p['scale']:g})"
         return [
             self.result(
                 request,
                 image,
                 request.seed,
-                model_name=Path(name).stem,
+                model_name=shown(name),
                 note=note,
                 infotext={
-                    "Postprocess upscaler": Path(name).stem,
+                    "Postprocess upscaler": shown(name),
                     "Postprocess upscale by": f"{p['scale']:g}",
                 },
             )
         ]
+
+
+def shown(name: str) -> str:
+    """An upscaler as people read it: its name, or a file's stem when it was given as a path."""
+    path = Path(name)
+    return path.stem if len(path.parts) > 1 or path.suffix.lower() in SUFFIXES else name
 
 
 def _cancelled(ctx: Context) -> Any:

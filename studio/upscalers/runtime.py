@@ -82,13 +82,17 @@ def read_state(path: Path) -> dict:
 
     import torch
 
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    if not (head == b"PK" or head[:1] == b"\x80"):  # torch's zip format, or a bare pickle
+        raise UpscalerError(f"{path.name} is not a PyTorch weights file")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError):
         raise UpscalerError(
-            f"{path.name} could not be read as weights only ({first}); Studio never runs code "
-            "from a model file. Convert it to .safetensors"
+            f"{path.name} holds more than plain weights (pickled objects or code), and Studio "
+            "never runs code from a model file. Use a .safetensors release of it, or convert "
+            "it with the tool that made it"
         ) from None
     if not isinstance(state, dict):
         raise UpscalerError(f"{path.name} holds no state dict")

@@ -172,8 +172,11 @@ def test_a_pth_that_would_run_code_is_refused_and_runs_none(tmp_path):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"conv_first.weight": _Boom()}, f, protocol=2)
-    with pytest.raises(upscalers.UpscalerError, match="weights only"):
+    with pytest.raises(upscalers.UpscalerError, match="never runs code"):
         upscalers.upscale(picture(), str(path), 4, models_dir=None)
+    (tmp_path / "text.pth").write_text("not weights")
+    with pytest.raises(upscalers.UpscalerError, match="not a PyTorch weights file"):
+        upscalers.upscale(picture(), str(tmp_path / "text.pth"), 4, models_dir=None)
     assert not __import__("os").path.exists("/tmp/studio-upscaler-pwned")
 
 
