@@ -246,3 +246,23 @@ def test_ncnn_weights_become_our_networks_state_in_order():
         read_weights(text, blob + b"\0\0\0\0")
     with pytest.raises(NcnnError, match="ends early"):
         read_weights(text, blob[:-8])
+
+
+def test_an_original_esrgan_x8_file_has_three_upsampling_steps(tmp_path):
+    torch.manual_seed(9)
+    net = nets.RRDBNet(scale=8, feat=8, blocks=1, grow=4).eval()
+    names = {"conv_first": "model.0", "conv_body": "model.1.sub.1", "conv_up1": "model.3",
+             "conv_up2": "model.6", "conv_up3": "model.9", "conv_hr": "model.11",
+             "conv_last": "model.13"}  # fmt: skip
+    state = {}
+    for key, value in net.state_dict().items():
+        if m := re.fullmatch(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(weight|bias)", key):
+            state[f"model.1.sub.{m[1]}.RDB{m[2]}.conv{m[3]}.0.{m[4]}"] = value
+        else:
+            name, kind = key.rsplit(".", 1)
+            state[f"{names[name]}.{kind}"] = value
+    torch.save(state, tmp_path / "8x.pth")
+    image = picture(20, 16)
+    out = upscalers.upscale(image, str(tmp_path / "8x.pth"), 8, models_dir=None, tile=0)
+    assert out.size == (160, 128)
+    assert np.array_equal(np.asarray(out), forward(net, image, 8))
