@@ -3,7 +3,7 @@
 xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [SCENE]
 
 SCENE: gan (default), train, gan-train [STEPS], directions, queue, vae, t2i, t2i-queue, style,
-cluster, grid.
+cluster, grid, upscale.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ SCENES = {
     ),
     "cluster": ("style_transfer", []),
     "grid": ("gan_faces", []),
+    "upscale": ("gan_faces", [{"mode": "sample", "count": 3, "seed": 7, "truncation": 0.8,
+                               "size": 64}]),
     "style": (
         "style_transfer",
         [
@@ -196,6 +198,8 @@ def main() -> int:
                 QTimer.singleShot(4000, shoot)
         elif scene == "queue":
             fill_queue()
+        elif scene == "upscale":
+            upscale()
         else:
             QTimer.singleShot(1500 if scene == "style" else 300, shoot)
 
@@ -247,6 +251,23 @@ def main() -> int:
             shoot()
 
         when_trained_a_while()
+
+    def upscale() -> None:
+        """The first face upscaled from its menu; then the dialog open on the second."""
+        from studio.ui.upscale_dialog import UpscaleDialog
+
+        faces = sorted(window.canvas.image_items(), key=lambda i: i.pos().x())
+        if len(faces) == 3:
+            ask = lambda d: d.form.set_values({"upscaler": "R-ESRGAN 4x+", "scale": 4.0}) or True  # noqa: E731
+            window.inputs.upscale(faces[0], "upscale", ask=ask)
+            return
+        generator = panel.generators["upscale"]
+        choices = lambda spec: generator.choices_for(spec, window.models_dir)  # noqa: E731
+        values = panel.form("upscale").values()
+        dialog = UpscaleDialog(generator, "face 2", values, choices, window)
+        dialog.show()
+        dialog.move(window.geometry().center() - dialog.rect().center())
+        QTimer.singleShot(800, lambda: shoot(whole_screen=True))
 
     def walk() -> None:
         window.findChild(QDockWidget, "dock_directions").raise_()

@@ -48,7 +48,7 @@ fi
 # Default models: once, and again whenever the dependencies change. A failure (no network)
 # is not fatal: the window lists the generator as unavailable and says how to install it.
 MODELS_STAMP=$VENV/.studio-models
-models_want=$(cat pyproject.toml plugins/*/*.py | sha256sum | cut -c1-16)  # new plugins, new models
+models_want=$(cat pyproject.toml plugins/*/*.py studio/upscalers/builtin.py | sha256sum | cut -c1-16)  # new plugins, new models
 if [ "$(cat "$MODELS_STAMP" 2>/dev/null)" != "$models_want" ]; then
   if "$VENV/bin/studio" models install-defaults | grep -v "already installed"; [ "${PIPESTATUS[0]}" = 0 ]; then
     echo "$models_want" >"$MODELS_STAMP"

@@ -22,6 +22,7 @@ from studio.core.generator import (
     seed32,
     seed_at,
 )
+from studio.upscalers import LANCZOS, SIZE_CHOICES, SIZE_LABELS, enlarge, size_note
 
 from . import data, store
 
@@ -103,7 +104,15 @@ class VaeDigits(Generator):
             name="size",
             choices=(28, 112, 224),
             labels=("28 px (native)", "112 px (upscaled)", "224 px (upscaled)"),
-            help="The model makes 28x28 digits; larger sizes are upscaled with a Lanczos filter.",
+            help="The model makes 28x28 digits; larger sizes are upscaled (see Upscaler).",
+        ),
+        ChoiceParam(
+            name="upscaler",
+            choices=SIZE_CHOICES,
+            labels=SIZE_LABELS,
+            hidden_when=("size", NATIVE),
+            help="How a digit is brought up to Size: Lanczos (soft) or a Real-ESRGAN network "
+            "(crisp strokes; AnimeVideo suits line drawings and is fast).",
         ),
     )
 
@@ -181,14 +190,15 @@ class VaeDigits(Generator):
         pixels = _decode(space, z, ctx)
         size = int(p["size"])
         if size != NATIVE:
-            notes.append(f"upscaled {NATIVE} → {size} px (Lanczos)")
+            notes.append(size_note(NATIVE, size, p["upscaler"]))
         card = space.card
         results = []
         for i, digit in enumerate(pixels):
             extra: dict[str, Any] = {"note": "; ".join(n for n in notes if n)}
             if group:
                 extra["sequence"] = (group, i, len(pixels))
-            image = prepare.to_picture(digit, size)
+            image = prepare.to_picture(digit, size if p["upscaler"] == LANCZOS else NATIVE)
+            image = enlarge(image, (size, size), p["upscaler"], ctx)
             name = p["model"] or "z16"
             results.append(
                 self.result(

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from studio.cli import export, generate, grid, info, models, queue, stylize, train
+from studio.cli import batch, export, generate, grid, info, models, queue, stylize, train, upscale
 from studio.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Unavailable, UsageError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
@@ -23,6 +23,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": generate.run,
     "stylize": stylize.run,
     "grid": grid.run,
+    "upscale": upscale.run,
+    "batch": batch.run,
     "queue": queue.run,
     "export": export.run,
     "info": info.run,
@@ -40,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (generate, stylize, grid, queue, export, info, train, models):
+    for module in (generate, stylize, upscale, batch, grid, queue, export, info, train, models):
         module.add_parser(sub)
     return parser
 

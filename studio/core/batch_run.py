@@ -1,7 +1,7 @@
 """One generator over many input images: collecting the files, and writing each result.
 
-Shared by `studio stylize` and the window's batch dialog. Each image is its own job, so a bad
-file fails alone and the rest complete.
+Shared by `studio stylize`, `studio upscale`, `studio batch` and the window's batch dialog.
+Each image is its own job, so a bad file fails alone and the rest complete.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING
 from studio.core.export import render_name, template_tokens, unique_path, write_atomic
 
 if TYPE_CHECKING:
-    from studio.core.generator import Result
+    from studio.core.generator import Generator, ImageParam, Result
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DEFAULT_TEMPLATE = "{source}-styled"
+
+
+def varied_image(generator: Generator) -> ImageParam | None:
+    """The image a batch over files varies: the generator's content image, else its init
+    image (image to image); None when it takes neither."""
+    return generator.image_param("content") or generator.image_param("init")
 
 
 @dataclass

@@ -32,7 +32,7 @@ TOKENS = {
     "time": "creation time, HH-MM-SS",
     "w": "width in pixels after scaling",
     "h": "height in pixels after scaling",
-    "source": "the input image's file name, without its extension (style transfer)",
+    "source": "the input image's file name, without its extension (batches over files)",
 }
 PROMPT_CHARS = 60
 NAME_BYTES = 180  # leaves room for a "-123" suffix and the extension under 255 bytes
@@ -278,6 +278,10 @@ def render_name(template: str, record: dict, index: int, when: datetime) -> str:
 def _source_of(record: dict) -> str:
     params = record.get("params") or {}
     source = params.get("image") or params.get("source") or params.get("name") or ""
+    if not source:  # the first input image it names (e.g. image to image's init image)
+        inputs = record.get("inputs") or {}
+        first = next((v for v in inputs.values() if isinstance(v, dict) and v.get("file")), None)
+        source = first["file"] if first else ""
     return PurePath(str(source).replace("\\", "/")).stem if source else ""
 
 

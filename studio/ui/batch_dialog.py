@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.batch_run import DEFAULT_TEMPLATE, Output, collect_images
+from studio.core.batch_run import DEFAULT_TEMPLATE, Output, collect_images, varied_image
 from studio.core.cluster import INSTALL_HINT, LOCAL, ClusterSpec, ray_available
 from studio.core.export import ExportError, check_writable, template_tokens
 from studio.core.generator import Generator, ImageParam, ParamError
@@ -45,10 +45,8 @@ if TYPE_CHECKING:
 
 
 def content_param(generator: Generator) -> ImageParam | None:
-    """The image a batch varies: the generator's first content ImageParam."""
-    return next(
-        (p for p in generator.params if isinstance(p, ImageParam) and p.role == "content"), None
-    )
+    """The image a batch varies: the generator's content image, else its init image."""
+    return varied_image(generator)
 
 
 class BatchDialog(QDialog):
@@ -77,7 +75,8 @@ class BatchDialog(QDialog):
 
         intro = QLabel(
             f"Runs <b>{generator.title}</b> with the settings in the Generate panel on every "
-            "image below, one job per image. Drop files or folders here."
+            f"image below (as its {content_param(generator).title.lower()}), one job per image. "
+            "Drop files or folders here."
         )
         intro.setWordWrap(True)
         self.inputs = QListWidget()
@@ -106,7 +105,8 @@ class BatchDialog(QDialog):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.folder, 1)
         row.addWidget(choose)
-        self.template = QLineEdit(DEFAULT_TEMPLATE)
+        restyles = generator.image_param("style") is not None
+        self.template = QLineEdit(DEFAULT_TEMPLATE if restyles else "{source}-{generator}")
         self.template.setToolTip("Tokens as in Export: {source} {index} {seed} {generator} …")
         form = QFormLayout()
         form.addRow(self.write)

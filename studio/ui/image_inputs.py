@@ -96,6 +96,14 @@ class ImageInputs(QObject):
                     action.triggered.connect(
                         lambda _=False, g=generator.id, n=spec.name: self.use(item, g, n)
                     )
+        upscalers = [g for g in ordered if g.id not in panel.unavailable and _upscales(g)]
+        if upscalers:
+            menu.addSeparator()
+        for generator in upscalers:
+            text = "Upscale…" if len(upscalers) == 1 else f"Upscale with {generator.title}…"
+            action = menu.addAction(text)
+            action.setObjectName("upscale_item")
+            action.triggered.connect(lambda _=False, g=generator.id: self.upscale(item, g))
         painters = [g for g in ordered if g.id not in panel.unavailable and _paints_masks(g)]
         if painters:
             menu.addSeparator()
@@ -112,6 +120,38 @@ class ImageInputs(QObject):
         title = self.panel.generators[generator_id].param(name).title
         label = item.label or "the image"
         self.status.emit(f"{label} is the {title.lower()} now")
+
+    def upscale(self, item: ImageItem, generator_id: str, ask: Any = None) -> bool:
+        """Ask how (UpscaleDialog; `ask(dialog) -> bool` stands in for exec in tests), then
+        queue the upscaling job with the item as its picture; its result is the item's child."""
+        from studio.ui.upscale_dialog import UpscaleDialog
+
+        generator = self.panel.generators[generator_id]
+        form = self.panel.form(generator_id)
+        values = dict(form.values()) if form is not None else {}
+        models_dir = self.panel.models_dir
+        dialog = UpscaleDialog(
+            generator,
+            (item.label or "the image").splitlines()[0],
+            values,
+            lambda spec: generator.choices_for(spec, models_dir),
+            self.panel.window(),
+        )
+        accepted = ask(dialog) if ask is not None else dialog.exec() == dialog.DialogCode.Accepted
+        if not accepted:
+            return False
+        chosen = dialog.values()
+        values.update(chosen)
+        values[generator.image_param("content").name] = str(self.file_for(item))
+        try:
+            request = generator.make_request(values)
+        except ParamError as exc:
+            self.message.emit(str(exc), "error")
+            return False
+        self.panel.set_values(generator_id, chosen)  # the next one starts from these
+        parent = item.key if isinstance(item.key, int) else None
+        self.jobs.submit(request, generator.summary(request), parent=parent)
+        return True
 
     def _paint_mask(self, item: ImageItem, generator_id: str) -> None:
         self._mask_for = generator_id
@@ -172,6 +212,11 @@ class ImageInputs(QObject):
 def _paints_masks(generator: Generator) -> bool:
     """It inpaints: it takes an init image and a mask."""
     return generator.image_param("init") is not None and generator.image_param("mask") is not None
+
+
+def _upscales(generator: Generator) -> bool:
+    """It enlarges one picture (the content): the item menu's "Upscale…" runs it."""
+    return generator.offers_upscale and generator.image_param("content") is not None
 
 
 def _restyles(generator: Generator) -> bool:

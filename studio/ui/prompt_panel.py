@@ -107,6 +107,10 @@ class PromptPanel(QWidget):
         if index >= 0:
             self.picker.setCurrentIndex(index)
 
+    @property
+    def models_dir(self) -> Any:
+        return self._models_dir
+
     def form(self, generator_id: str | None = None) -> ParamForm | None:
         """The form of a generator (the current one by default), built on first use."""
         gid = generator_id or self.current_id
