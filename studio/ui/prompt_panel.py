@@ -94,6 +94,11 @@ class PromptPanel(QWidget):
     def current_id(self) -> str:
         return self.picker.currentData() or ""
 
+    @property
+    def models_dir(self) -> Any:
+        """The user's model folder the forms list their models from."""
+        return self._models_dir
+
     def select(self, generator_id: str) -> None:
         index = self.picker.findData(generator_id)
         if index >= 0:
