@@ -29,6 +29,7 @@ def main() -> None:
     options.add_argument("--hires-steps", type=int, default=8)
     options.add_argument("--strength", type=float, default=0.5)
     options.add_argument("--scale", type=float, default=1.5)
+    options.add_argument("--threads", type=int, default=1, help="torch CPU threads (both)")
     args = options.parse_args()
     load_before = os.getloadavg()
     isolate_studio_home()
@@ -47,9 +48,12 @@ def main() -> None:
     from studio.core.jobs import Executor, Job, JobState
     from tests.t2i_tiny import build_pipeline
 
+    torch.set_num_threads(args.threads)  # one thread: other load on the machine disturbs less
+
     folder = build_pipeline(Path(tempfile.mkdtemp(prefix="studio-bench-hires-")) / "tiny-sd")
     generator = TextToImage()
     executor = Executor(lambda _id: generator, lambda: CPU, None)
+    executor.threads = args.threads
     prompt, seed = "a cat on the mat", 7
     values = {
         "model": str(folder), "prompt": prompt, "steps": args.steps, "width": args.size,
