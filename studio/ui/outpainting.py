@@ -1,6 +1,7 @@
 """Outpainting from the canvas: "Extend…" on an item asks how far, writes the extended,
 pre-filled picture and its mask as input files, and runs the generator at once; the result
-lands beside the item. Also "Show tiled (3 × 3)"."""
+lands beside the item. Also "Show tiled (3 × 3)". The picture code (numpy) is imported on
+first use: the window starts without it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog
 
 from studio.core.generator import Generator, ParamError
-from studio.core.outpaint import OutpaintError, extend
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMenu
@@ -57,6 +57,7 @@ class Outpainting(QObject):
     def extend(self, item: ImageItem, generator_id: str, *, ask: bool = True) -> Any:
         """Ask how far (unless `ask` is False: the dialog's defaults), then run; the job's
         status, or None when nothing ran."""
+        from studio.core.outpaint import OutpaintError, extend
         from studio.ui.outpaint_dialog import ExtendDialog
 
         panel = self.inputs.panel
