@@ -327,52 +327,27 @@ def note(plan: Plan) -> str:
 
 class TwoPasses:
     """One picture made in two passes: the first at the form's size, the second (image to
-    image over the same weights) at the plan's; progress runs on across both."""
+    image over the same weights) at the plan's; progress runs on across both. `run_pass`
+    (pipe, first step, seed, **arguments) makes one pipeline call of the job."""
 
-    def __init__(self, plan: Plan, loaded: Any, embeds: dict, p: Any, ctx: Any) -> None:
-        self.plan, self.loaded, self.embeds, self.p, self.ctx = plan, loaded, embeds, p, ctx
+    def __init__(self, plan: Plan, loaded: Any, p: Any, ctx: Any, run_pass: Any) -> None:
+        self.plan, self.loaded, self.p, self.ctx, self.run_pass = plan, loaded, p, ctx, run_pass
 
-    def __call__(self, seed: int, watcher: Any) -> Any:
-        from .runner import StepWatcher
-
+    def __call__(self, seed: int, done: int) -> Any:
         plan, p = self.plan, self.p
         first, second = self.loaded.pipe("txt2img"), self.loaded.pipe("img2img")
         factor = int(getattr(first, "vae_scale_factor", LATENT_FACTOR))
-        kept = "latent" if plan.latent else "pil"
-        low = self._pass(
-            first, watcher, seed, output_type=kept, num_inference_steps=p["steps"],
-            width=p["width"], height=p["height"],
+        low = self.run_pass(
+            first, done, seed, output_type="latent" if plan.latent else "pil",
+            num_inference_steps=p["steps"], width=p["width"], height=p["height"],
         ).images  # fmt: skip
         if plan.latent:
             image = upscale_latents(low, plan, factor)
         else:
             image = upscale_image(low[0], plan, factor, self.ctx.models_dir, self.ctx)
-        after = StepWatcher(self.ctx, watcher.done + p["steps"], watcher.total, watcher.family)
-        second.scheduler = first.scheduler  # the sampler of the first pass, its own state reset
-        output = self._pass(
-            second, after, seed, image=image, num_inference_steps=plan.schedule,
+        second.scheduler = first.scheduler  # the first pass's sampler, its state reset per call
+        output = self.run_pass(
+            second, done + p["steps"], seed, image=image, num_inference_steps=plan.schedule,
             strength=plan.strength,
         )  # fmt: skip
         return output.images[0]
-
-    def _pass(self, pipe: Any, watcher: Any, seed: int, **extra: Any) -> Any:
-        import torch
-
-        from .runner import _cancelled, _free, _Stop
-
-        try:
-            output = pipe(
-                **self.embeds,
-                guidance_scale=self.p["cfg"],
-                generator=torch.Generator("cpu").manual_seed(seed),
-                callback_on_step_end=watcher,
-                callback_on_step_end_tensor_inputs=["latents"],
-                **extra,
-            )
-        except _Stop:
-            output = None
-        if watcher.cancelled:
-            del output
-            _free()
-            raise _cancelled()
-        return output

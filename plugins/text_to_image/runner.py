@@ -112,8 +112,8 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         seed = seed_at(request.seed, index)
         watcher = StepWatcher(ctx, index * steps_per_image, total, family)
         if second is not None:
-            passes = hires.TwoPasses(second, loaded, embeds, p, ctx)
-            image = passes(seed, watcher)
+            run_pass = _pass_runner(ctx, embeds, p["cfg"], total, family)
+            image = hires.TwoPasses(second, loaded, p, ctx, run_pass)(seed, watcher.done)
             made = _result(generator, request, image, seed, entry, note + hires.note(second))
             results.append(made)
             results[-1].infotext = {"Size": f"{p['width']}x{p['height']}", **infotext}
@@ -140,6 +140,32 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         results[-1].params["width"], results[-1].params["height"] = prepared.width, prepared.height
     ctx.progress(total, total)
     return results
+
+
+def _pass_runner(ctx: Context, embeds: dict, cfg: float, total: int, family: str) -> Any:
+    """One pipeline call of a job (progress from step `done` on, previews, cancel)."""
+    import torch
+
+    def run_pass(pipe: Any, done: int, seed: int, **extra: Any) -> Any:
+        watcher = StepWatcher(ctx, done, total, family)
+        try:
+            output = pipe(
+                **embeds,
+                guidance_scale=cfg,
+                generator=torch.Generator("cpu").manual_seed(seed),
+                callback_on_step_end=watcher,
+                callback_on_step_end_tensor_inputs=["latents"],
+                **extra,
+            )
+        except _Stop:
+            output = None
+        if watcher.cancelled:  # the half-denoised latents are never decoded nor shown
+            del output
+            _free()
+            raise _cancelled()
+        return output
+
+    return run_pass
 
 
 def _result(generator: Any, request: Request, image: Any, seed: int, entry: Any, note: str) -> Any:
