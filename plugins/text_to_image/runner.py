@@ -46,8 +46,6 @@ class Prepared:
 
 
 def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
-    import torch
-
     from . import conditioning, networks, pipelines
 
     p = request.params
@@ -107,33 +105,18 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     infotext.update(hires.infotext(p, second))
     note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule)
     results = []
+    run_pass = _pass_runner(ctx, embeds, p["cfg"], total, family)
     for index in range(p["count"]):
         ctx.check_cancelled()
         seed = seed_at(request.seed, index)
-        watcher = StepWatcher(ctx, index * steps_per_image, total, family)
+        done = index * steps_per_image
         if second is not None:
-            run_pass = _pass_runner(ctx, embeds, p["cfg"], total, family)
-            image = hires.TwoPasses(second, loaded, p, ctx, run_pass)(seed, watcher.done)
+            image = hires.TwoPasses(second, loaded, p, ctx, run_pass)(seed, done)
             made = _result(generator, request, image, seed, entry, note + hires.note(second))
             results.append(made)
             results[-1].infotext = {"Size": f"{p['width']}x{p['height']}", **infotext}
             continue
-        try:
-            output = pipe(
-                **embeds,
-                num_inference_steps=p["steps"],
-                guidance_scale=p["cfg"],
-                generator=torch.Generator("cpu").manual_seed(seed),
-                callback_on_step_end=watcher,
-                callback_on_step_end_tensor_inputs=["latents"],
-                **prepared.extra,
-            )
-        except _Stop:
-            output = None
-        if watcher.cancelled:  # the half-denoised latents are never decoded nor shown
-            del output
-            _free()
-            raise _cancelled()
+        output = run_pass(pipe, done, seed, num_inference_steps=p["steps"], **prepared.extra)
         image = _finish(output.images[0], prepared)
         results.append(_result(generator, request, image, seed, entry, note))
         results[-1].infotext = dict(infotext)
