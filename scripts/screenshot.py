@@ -3,7 +3,7 @@
 xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshot.py OUT.png [SCENE]
 
 SCENE: gan (default), train, gan-train [STEPS], directions, queue, vae, t2i, t2i-queue, style,
-cluster, grid, upscale.
+cluster, grid, upscale, tiles (tileable faces and Show tiled), t2i-extend (the Extend dialog).
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ SCENES = {
     "grid": ("gan_faces", []),
     "upscale": ("gan_faces", [{"mode": "sample", "count": 3, "seed": 7, "truncation": 0.8,
                                "size": 64}]),
+    "tiles": ("gan_faces", [{"mode": "sample", "count": 4, "seed": 7, "size": 128,
+                             "tileable": True}]),
+    "t2i-extend": ("text_to_image", []),
     "style": (
         "style_transfer",
         [
@@ -190,6 +193,10 @@ def main() -> int:
         elif scene == "t2i":
             paint_mask(window)
             QTimer.singleShot(500, shoot)
+        elif scene == "tiles":
+            show_tiled()
+        elif scene == "t2i-extend":
+            show_extend()
         elif scene == "t2i-queue":
             if not window.jobs.waiting_ids() and window.runner.running is None:
                 for seed in (11, 12, 13):
@@ -284,6 +291,27 @@ def main() -> int:
             QTimer.singleShot(1500, shoot)
 
         move()
+
+    def show_tiled() -> None:
+        window.canvas.fit_all()
+        item = window.canvas.item_for_key(max(r.id for r in window.session.project.items()))
+        window.outpainting.show_tiled(item)
+        preview = window.outpainting.windows[-1]
+        preview.move(window.x() + 560, window.y() + 80)
+        QTimer.singleShot(800, lambda: shoot(whole_screen=True))
+
+    def show_extend() -> None:
+        from studio.ui.outpaint_dialog import ExtendDialog
+
+        window.canvas.fit_all()
+        values = form.values()
+        generator = panel.generators["text_to_image"]
+        _values, remark = generator.outpaint_values(values, "", "", (384, 256), None)
+        dialog = ExtendDialog(window, (384, 256), remark)
+        dialog.sides["left"].setValue(128)
+        dialog.show()
+        dialog.move(window.x() + 620, window.y() + 220)
+        QTimer.singleShot(800, lambda: shoot(whole_screen=True))
 
     def show_map() -> None:
         window.findChild(QDockWidget, "dock_latent map").raise_()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.generator import (
+    BoolParam,
     ChoiceParam,
     Context,
     FloatParam,
@@ -154,7 +155,12 @@ class GanFaces(Generator):
             help="How a face is brought up to Size: Lanczos (soft) or a Real-ESRGAN network "
             "(sharp detail, a second or two per face on a CPU).",
         ),
-    )
+        BoolParam(
+            name="tileable", label="Tileable", hidden_when=("mode", "find"),
+            help="Pictures that repeat without a seam: the network's upsampling wraps around "
+            "its edges (right-click a result → Show tiled).",
+        ),
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._loaded: dict[tuple[str, int], Loaded] = {}
@@ -263,7 +269,9 @@ class GanFaces(Generator):
             offsets = parse_offsets(p["directions"])
             latents = apply_offsets(latents, offsets, model)
             notes.append(f"moved along directions {p['directions']}")
-        pixels = self._decode(latents, ctx, net)
+        pixels = self._decode(latents, ctx, net, p["tileable"])
+        if p["tileable"]:
+            notes.append("tileable")
         size = int(p["size"])
         if size != NATIVE:
             notes.append(size_note(NATIVE, size, p["upscaler"]))
@@ -310,7 +318,9 @@ class GanFaces(Generator):
         """The default model's typical latent (see `Loaded.typical_latent`)."""
         return next(iter(self._loaded.values())).typical_latent()
 
-    def _decode(self, latents: Any, ctx: Context, net: Loaded | None = None) -> list[Any]:
+    def _decode(
+        self, latents: Any, ctx: Context, net: Loaded | None = None, tileable: bool = False
+    ) -> list[Any]:
         import torch
 
         net = net or next(iter(self._loaded.values()))
@@ -321,7 +331,7 @@ class GanFaces(Generator):
             for start in range(0, total, BATCH):
                 ctx.check_cancelled()
                 z = latents[start : start + BATCH].to(ctx.device.torch_device)
-                out.extend(net.decode(z))
+                out.extend(net.decode(z, tileable))
                 ctx.progress(min(start + BATCH, total), total)
         return out
 
@@ -334,12 +344,16 @@ class Loaded:
         self.nz = int(cpu_net.main[0].weight.shape[0])
         self._typical: Any = None
 
-    def decode(self, z: Any) -> list[Any]:
-        """Latents [N, nz] to uint8 HxWx3 arrays (grey models are shown as RGB)."""
+    def decode(self, z: Any, tileable: bool = False) -> list[Any]:
+        """Latents [N, nz] to uint8 HxWx3 arrays (grey models are shown as RGB); tileable:
+        pictures that wrap around (see seamless.py)."""
         import torch
 
+        from . import seamless
+
         with torch.inference_mode():
-            images = self.net(z[:, :, None, None])
+            z = z[:, :, None, None]
+            images = seamless.forward(self.net, z) if tileable else self.net(z)
         scaled = ((images.float().cpu() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
         if scaled.shape[1] == 1:
             scaled = scaled.expand(-1, 3, -1, -1)

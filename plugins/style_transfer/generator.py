@@ -20,6 +20,8 @@ from studio.core.generator import (
     Result,
 )
 
+from . import seamless
+
 ARBITRARY, BUILTIN = "arbitrary", "builtin"
 LIMIT = 6144  # the longest side Studio stylises ("the photo's own size" is capped here)
 # The 26 built-in styles, named for what they do to a picture (the network ships unnamed).
@@ -101,6 +103,7 @@ class StyleTransfer(Generator):
             label="Keep photo colours",
             help="Take brightness from the style and colour from the photo.",
         ),
+        *seamless.params(),
         ChoiceParam(
             name="max_side",
             label="Output size",
@@ -201,6 +204,7 @@ class StyleTransfer(Generator):
         p = request.params
         photo_image = _open(p["image"], "photo")
         photo_image = _fit(photo_image, p["max_side"] or LIMIT)
+        photo_image, margin, size = seamless.prepare(photo_image, p["tileable"])
         alpha = photo_image.getchannel("A") if photo_image.mode == "RGBA" else None
         strength = p["strength"]
         ctx.check_cancelled()
@@ -211,9 +215,10 @@ class StyleTransfer(Generator):
             # nothing per pixel to do at full size: stay in 8 bits, like a direct loop
             vector = self._strength_vector(p, photo_image, strength, ctx.threads)
             image = engine.one_pass_image(photo_image.convert("RGB"), vector, ctx.threads)
+            image = seamless.crop(image, margin, size)
             ctx.progress(1, 1)
             if alpha is not None:
-                image.putalpha(alpha)
+                image.putalpha(seamless.crop(alpha, margin, size))
             note = _detail_note(photo_image.size, detail, engine.TILE, engine.OVERLAP)
             return [self.result(request, image, 0, model_name=_model_name(model), note=note)]
         photo = engine.to_array(photo_image)
@@ -251,9 +256,9 @@ class StyleTransfer(Generator):
             styled = engine.keep_colours(styled, photo)
         if pixel_mix < 1:
             styled = photo + pixel_mix * (styled - photo)
-        image = engine.to_image(styled)
+        image = seamless.crop(engine.to_image(styled), margin, size)
         if alpha is not None:
-            image.putalpha(alpha)
+            image.putalpha(seamless.crop(alpha, margin, size))
         ctx.check_cancelled()
         return [
             self.result(

@@ -26,7 +26,7 @@ from studio.core.generator import (
     TextParam,
 )
 
-from . import discovery, samplers, tokenizer
+from . import discovery, hires, samplers, seamless, tokenizer
 from .choices import RESIZE_LABELS, RESIZE_MODES
 
 MAX_SIDE = 2048
@@ -69,8 +69,9 @@ def _lora_params() -> tuple[Param, ...]:
 class TextToImage(Generator):
     id = "text_to_image"
     title = "Text to image"
-    version = "1.1"
+    version = "1.2"
     method = "diffusers"
+    offers_outpaint = True
     description = (
         "Stable Diffusion 1.x, 2.x and SDXL from your own model files (single .safetensors "
         "checkpoints, diffusers folders, the Hugging Face cache), with A1111's prompt syntax, "
@@ -126,6 +127,8 @@ class TextToImage(Generator):
             help="How many images; image i uses seed + i.",
         ),
         SeedParam(name="seed", help="Seed of the first image (random if empty)."),
+        *hires.params(),
+        *seamless.params(),
         ImageParam(
             name="init_image", label="Init image", role="init", optional=True,
             help="Image-to-image: start from this picture (right-click a canvas image → "
@@ -228,6 +231,8 @@ class TextToImage(Generator):
         from . import library
 
         kind = getattr(spec, "kind", "")
+        if kind == hires.UPSCALER_KIND:
+            return hires.upscaler_choices(models_dir)
         if kind in library.KINDS:
             return [
                 (str(e.path), e.label)
@@ -252,6 +257,38 @@ class TextToImage(Generator):
         variant = entry.variant or discovery.folder_variant(entry.path, entry.family)
         side = native_side(variant)
         return {"width": side, "height": side}
+
+    def outpaint_values(
+        self, values: Mapping[str, Any], init: str, mask: str, size: tuple, models_dir: Any
+    ) -> tuple[dict, str]:
+        """Inpainting over the whole extended picture at its size; an inpainting model
+        repaints the margins from scratch, a normal one keeps a little of the pre-fill."""
+        inpainting = self._is_inpainting(values.get("model"))
+        width, height = size
+        made = {**values, "init_image": init, "mask": mask, "width": width, "height": height}
+        made.update(inpaint_area="whole", resize_mode="just_resize", mask_blur=0)
+        made.update(strength=1.0 if inpainting else 0.9, hires_fix=False)
+        if inpainting is None or inpainting:
+            return made, ""
+        name = Path(str(values.get("model"))).name
+        return made, (
+            f"'{name}' is a normal model: outpainting works best with a Stable Diffusion "
+            "inpainting model (e.g. sd-v1-5-inpainting), where the seam shows least."
+        )
+
+    def _is_inpainting(self, model: Any) -> bool | None:
+        entry = discovery.entry_for(Path(str(model))) if model else None
+        if entry is None or entry.problem:
+            return None
+        if entry.path.is_dir():  # a diffusers folder: its UNet takes 9 channels
+            import json
+
+            try:
+                unet = json.loads((entry.path / "unet" / "config.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                return None
+            return isinstance(unet, dict) and unet.get("in_channels") == 9
+        return (entry.variant or "").endswith("-inpaint")
 
     def find_install(self, path: Path) -> Any:
         from . import installs

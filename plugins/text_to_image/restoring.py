@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import discovery, library, samplers
+from . import discovery, hires, library, samplers
 from .prompts import extract_networks
 
 
@@ -26,6 +26,7 @@ def restore(generator: Any, values: dict, models_dir: Any, carried: dict) -> tup
     if values.get("vae") or carried.get("vae"):
         _vae(values, roots, str(values.get("vae") or carried.get("vae")), notes)
     _networks(values, roots, carried, notes)
+    hires.restore(values, carried, notes, models_dir)
     return values, notes
 
 

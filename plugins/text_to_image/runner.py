@@ -9,7 +9,7 @@ from typing import Any
 
 from studio.core.generator import Context, GeneratorError, Request, Result, seed_at
 
-from . import discovery, imaging, samplers
+from . import discovery, hires, imaging, samplers, seamless
 
 PREVIEW_INTERVAL_S = 0.25  # at most four previews a second; the first step always has one
 TILE_VAE_PIXELS = 1024 * 1024  # above this the VAE decodes in tiles
@@ -46,8 +46,6 @@ class Prepared:
 
 
 def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
-    import torch
-
     from . import conditioning, networks, pipelines
 
     p = request.params
@@ -58,6 +56,7 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         raise GeneratorError("Inpainting needs an init image as well as a mask")
     if mode != "txt2img":
         _check_strength(p)
+    second = hires.plan(p, ctx.models_dir) if mode == "txt2img" else None
     prompt, tags = _prompt_and_tags(p["prompt"])
     negative, negative_tags = _prompt_and_tags(p["negative_prompt"] or "")
     roots = discovery.roots(ctx.models_dir)
@@ -83,37 +82,63 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
             "LCM needs an LCM-distilled model or an LCM LoRA; pick another sampler"
         )
     prepared = _prepare(p, mode, loaded)
+    if second is not None and loaded.inpainting_model:
+        raise GeneratorError("Hires fix needs a normal model, not an inpainting model")
     pipe = loaded.pipe(mode)
+    seamless.apply(loaded, p["tiling"])
     schedule = p["schedule"] if samplers.supports(p["scheduler"], p["schedule"]) else "automatic"
     # from the model's own settings each time: one run's sampler never leaks into the next
     pipe.scheduler = samplers.make_scheduler(p["scheduler"], schedule, loaded.scheduler_config)
     vae_model = pipe.vae
-    if prepared.width * prepared.height > TILE_VAE_PIXELS:
+    final = second.size if second is not None else (prepared.width, prepared.height)
+    if final[0] * final[1] > TILE_VAE_PIXELS:
         vae_model.enable_tiling()
     else:
         vae_model.disable_tiling()
     embeds = conditioning.Conditioner(pipe)(
         _with_tokens(prompt, tokens), _with_tokens(negative, tokens)
     )
-    steps_per_image = _steps(mode, p["steps"], p["strength"])
+    steps_per_image = _steps(mode, p["steps"], p["strength"]) + (second.steps if second else 0)
     total = steps_per_image * p["count"]
     family = "sdxl" if entry.family == "sdxl" else "sd"
-    infotext = _infotext(p, schedule, loras, embeddings, vae)
+    infotext = {**_infotext(p, schedule, loras, embeddings, vae), **seamless.infotext(p)}
+    infotext.update(hires.infotext(p, second))
     note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule)
     results = []
+    run_pass = _pass_runner(ctx, embeds, p["cfg"], total, family)
     for index in range(p["count"]):
         ctx.check_cancelled()
         seed = seed_at(request.seed, index)
-        watcher = StepWatcher(ctx, index * steps_per_image, total, family)
+        done = index * steps_per_image
+        if second is not None:
+            image = hires.TwoPasses(second, loaded, p, ctx, run_pass)(seed, done)
+            made = _result(generator, request, image, seed, entry, note + hires.note(second))
+            results.append(made)
+            results[-1].infotext = {"Size": f"{p['width']}x{p['height']}", **infotext}
+            continue
+        output = run_pass(pipe, done, seed, num_inference_steps=p["steps"], **prepared.extra)
+        image = _finish(output.images[0], prepared)
+        results.append(_result(generator, request, image, seed, entry, note))
+        results[-1].infotext = dict(infotext)
+        results[-1].params["width"], results[-1].params["height"] = prepared.width, prepared.height
+    ctx.progress(total, total)
+    return results
+
+
+def _pass_runner(ctx: Context, embeds: dict, cfg: float, total: int, family: str) -> Any:
+    """One pipeline call of a job (progress from step `done` on, previews, cancel)."""
+    import torch
+
+    def run_pass(pipe: Any, done: int, seed: int, **extra: Any) -> Any:
+        watcher = StepWatcher(ctx, done, total, family)
         try:
             output = pipe(
                 **embeds,
-                num_inference_steps=p["steps"],
-                guidance_scale=p["cfg"],
+                guidance_scale=cfg,
                 generator=torch.Generator("cpu").manual_seed(seed),
                 callback_on_step_end=watcher,
                 callback_on_step_end_tensor_inputs=["latents"],
-                **prepared.extra,
+                **extra,
             )
         except _Stop:
             output = None
@@ -121,23 +146,23 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
             del output
             _free()
             raise _cancelled()
-        image = _finish(output.images[0], prepared)
-        params = {**dict(request.params), "width": prepared.width, "height": prepared.height}
-        results.append(
-            generator.result(
-                request,
-                image,
-                seed,
-                model_name=entry.name,
-                model_hash=entry.short_hash,
-                method=samplers.label(p["scheduler"]),
-                note=note,
-                infotext=dict(infotext),
-            )
-        )
-        results[-1].params = params
-    ctx.progress(total, total)
-    return results
+        return output
+
+    return run_pass
+
+
+def _result(generator: Any, request: Request, image: Any, seed: int, entry: Any, note: str) -> Any:
+    made = generator.result(
+        request,
+        image,
+        seed,
+        model_name=entry.name,
+        model_hash=entry.short_hash,
+        method=samplers.label(request.params["scheduler"]),
+        note=note,
+    )
+    made.params = dict(request.params)
+    return made
 
 
 # ---------------------------------------------------------------- inputs
@@ -333,6 +358,8 @@ def _note(
         text += f" · {samplers.schedule_label(p['schedule'])} does not apply to " + (
             f"{samplers.label(p['scheduler'])}; ran Automatic"
         )
+    if p["tiling"]:
+        text += " · tileable"
     if p["cpu_offload"] and device != "cuda":
         text += " · CPU offload ignored (CUDA only)"
     return text

@@ -120,7 +120,10 @@ class Result:
     sequence: (group id, index, length) when the image is one frame of a strip/animation.
     infotext: extra `Key: value` pairs for A1111's `parameters` text, in A1111's own names
     (e.g. {"Lora hashes": "detail: 1a2b3c4d5e6f"}, {"Schedule type": "Karras"}); written after
-    the fixed head, before the remaining params.
+    the fixed head, before the remaining params. A param whose key a pair names is not
+    written again; a pair whose value is None is left out, and so is the param of that name
+    (e.g. {"Hires fix": None}: A1111 has no such key). "Size" replaces the image's own size
+    (A1111's hires fix writes the first pass's).
     """
 
     image: Image
@@ -285,6 +288,7 @@ class Generator:
     # True: it enlarges its content image (the canvas menu's "Upscale…" runs it on an item,
     # with the generator's other params in a small dialog)
     offers_upscale: ClassVar[bool] = False
+    offers_outpaint: ClassVar[bool] = False  # True: `outpaint_values` extends pictures
     params: ClassVar[tuple[Param, ...]] = ()
     plots: ClassVar[tuple[Plot, ...]] = ()  # a trainer's live charts in the Train panel
 
@@ -313,6 +317,20 @@ class Generator:
         `values_for(offsets) -> dict`: form values with which `run` makes that same image.
         """
         return None
+
+    def outpaint_values(
+        self,
+        values: Mapping[str, Any],
+        init: str,
+        mask: str,
+        size: tuple[int, int],
+        models_dir: Path,
+    ) -> tuple[dict[str, Any], str]:
+        """With `offers_outpaint`: the form `values` set to paint the white of `mask` over the
+        extended picture `init` (both files of `size`), and a remark for the user, e.g. that
+        the chosen model is no inpainting model ("" for none). The canvas's "Extend…" runs
+        the request at once; its result lands beside the picture it extends."""
+        raise NotImplementedError
 
     def resume_values(self, request: Request, models_dir: Path) -> dict[str, Any] | None:
         """For a trainer: the form values that continue `request`'s run after it was

@@ -173,16 +173,19 @@ def _pairs(record: dict[str, Any]) -> list[tuple[str, Any]]:
     if cfg is not None:
         pairs.append(("CFG scale", cfg))
     pairs.append(("Seed", record.get("seed")))
-    if width and height:
+    infotext = record.get("infotext") or {}
+    if infotext.get("Size"):  # e.g. A1111's hires fix: the first pass's size
+        pairs.append(("Size", infotext["Size"]))
+    elif width and height:
         pairs.append(("Size", f"{width}x{height}"))
     if record.get("model_hash"):
         pairs.append(("Model hash", record["model_hash"]))
     if record.get("model"):
         pairs.append(("Model", record["model"]))
     written = {key.lower() for key, _value in pairs}
-    for key, value in (record.get("infotext") or {}).items():
+    for key, value in infotext.items():
         if key.lower() not in written and _A1111_KEY.fullmatch(key):
-            pairs.append((key, value))
+            pairs.append((key, value))  # None: that pair (and a param of its name) left out
             written.add(key.lower())
     # A size-like param that only repeats `Size: WxH` is left out; a differing one is kept.
     repeated = {"size": width if width == height else None, "width": width, "height": height}
@@ -190,6 +193,8 @@ def _pairs(record: dict[str, Any]) -> list[tuple[str, Any]]:
         if name in _WRITTEN_IN_HEAD or value is None or repeated.get(name) == value:
             continue
         key = name.replace("_", " ").capitalize()
+        if key.lower() in written - _HEAD_KEYS:  # the generator's own pair says it already
+            continue
         if key.lower() in _HEAD_KEYS | {"studio generator"} or not _A1111_KEY.fullmatch(key):
             key = f"Studio {name.replace('_', ' ')}"  # readers map `Studio x` back to param x
         if _A1111_KEY.fullmatch(key):  # else unreadable by A1111's pattern; the record has it

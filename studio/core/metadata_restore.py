@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ def restore_values(
         # A generator with one square size takes `Size: WxH` as that size.
         del incoming["width"], incoming["height"]
         incoming.setdefault("size", width)
+    _split_sizes(incoming, specs)
     if meta.source_format not in (None, "studio") and "sampler" in incoming:
         incoming.setdefault("schedule", "Automatic")
         _combine_schedule(incoming, specs)
@@ -65,6 +67,17 @@ def restore_values(
         except ParamError as exc:
             notes.append(f"{exc}; kept the current value")
     return values, notes
+
+
+def _split_sizes(incoming: dict[str, Any], specs: dict[str, Param]) -> None:
+    """A `WxH` value with no field of its own (A1111's "Hires resize: 1152x1024") fills the
+    fields `<name>_x` and `<name>_y` where the generator has them."""
+    for name, value in list(incoming.items()):
+        size = re.fullmatch(r"(\d{1,5})x(\d{1,5})", str(value).strip())
+        if name in specs or size is None or not {f"{name}_x", f"{name}_y"} <= specs.keys():
+            continue
+        del incoming[name]
+        incoming[f"{name}_x"], incoming[f"{name}_y"] = int(size[1]), int(size[2])
 
 
 def _combine_schedule(incoming: dict[str, Any], specs: dict[str, Param]) -> None:

@@ -82,7 +82,9 @@ class ImageInputs(QObject):
 
     # -- the item menu
 
-    def fill_menu(self, item: ImageItem, menu: QMenu, delete: Any) -> None:
+    def fill_menu(self, item: ImageItem, menu: QMenu, delete: Any, more: Any = None) -> None:
+        """The item's menu: its uses as inputs, mask painting, then `more(item, menu)`'s
+        entries (outpainting, the tiled preview), then Delete."""
         panel = self.panel
         current = panel.current_id
         ordered = sorted(panel.generators.values(), key=lambda g: g.id != current)
@@ -110,6 +112,8 @@ class ImageInputs(QObject):
         for generator in painters:
             paint = menu.addAction(f"Paint a mask for inpainting ({generator.title})…")
             paint.triggered.connect(lambda _=False, g=generator.id: self._paint_mask(item, g))
+        if more is not None:
+            more(item, menu)
         if menu.actions():
             menu.addSeparator()
         menu.addAction(delete)

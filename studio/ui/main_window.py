@@ -32,6 +32,7 @@ from studio.ui.job_controller import JobController, JobStatus
 from studio.ui.job_runner import JobRunner
 from studio.ui.mask_tool import MaskTool
 from studio.ui.model_docks import ModelDocks
+from studio.ui.outpainting import Outpainting
 from studio.ui.project_events import ProjectEvents
 from studio.ui.project_session import ProjectSession
 from studio.ui.prompt_panel import PromptPanel
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
             self.session, self.jobs, registry, self.canvas, self.undo_stack, self
         )
         self.inputs = ImageInputs(self.session, self.prompt_panel, self.jobs, self)
+        self.outpainting = Outpainting(self.inputs, self)
         self.restorer = SettingsRestorer(registry, self.prompt_panel, self, models_dir)
         self.mask_tool = MaskTool(self.canvas)  # a floating bar over the canvas
         self.canvas.mask_tool = self.mask_tool
@@ -206,9 +208,11 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About Studio", lambda: show_about(self))
 
     def _connect(self) -> None:
-        for source in (self.jobs, self.session, self.items, self.inputs, self.files, self.restorer):
+        for source in (self.jobs, self.session, self.items, self.inputs, self.files, self.restorer,
+                       self.outpainting):  # fmt: skip
             source.message.connect(self.banner.show_message)
-        for source in (self.items, self.inputs, self.files, self.docks, self.mask_tool):
+        for source in (self.items, self.inputs, self.files, self.docks, self.mask_tool,
+                       self.outpainting):  # fmt: skip
             source.status.connect(self.status_label.setText)
         for source in (self.items, self.docks):
             source.values_requested.connect(self.prompt_panel.set_values)
@@ -233,7 +237,9 @@ class MainWindow(QMainWindow):
         self.canvas.item_dropped_on.connect(self.inputs.restyle)
         self.canvas.hint.connect(self.status_label.setText)
         self.canvas.item_menu_requested.connect(
-            lambda item, menu: self.inputs.fill_menu(item, menu, self.canvas.delete_action)
+            lambda item, menu: self.inputs.fill_menu(
+                item, menu, self.canvas.delete_action, self.outpainting.fill_menu
+            )
         )
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.inputs.mask_requested.connect(self.mask_tool.start)

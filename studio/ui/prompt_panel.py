@@ -102,14 +102,15 @@ class PromptPanel(QWidget):
     def current_id(self) -> str:
         return self.picker.currentData() or ""
 
+    @property
+    def models_dir(self) -> Any:
+        """The user's model folder the forms list their models from."""
+        return self._models_dir
+
     def select(self, generator_id: str) -> None:
         index = self.picker.findData(generator_id)
         if index >= 0:
             self.picker.setCurrentIndex(index)
-
-    @property
-    def models_dir(self) -> Any:
-        return self._models_dir
 
     def form(self, generator_id: str | None = None) -> ParamForm | None:
         """The form of a generator (the current one by default), built on first use."""
