@@ -104,16 +104,22 @@ def upscaler_choices(models_dir: Any) -> list[tuple[str, str]]:
     if runtime is not None:
         # a broken upscaler folder hides only those choices
         with contextlib.suppress(Exception):
-            found += [(str(v), str(label)) for v, label in runtime.choices(models_dir)]
+            offered = {value for value, _label in found}
+            found += [
+                (str(v), str(label))
+                for v, label in runtime.choices(models_dir)
+                if str(v) not in offered  # Lanczos and Nearest are A1111's built-ins above
+            ]
     return found
 
 
 def _runtime() -> Any:
-    try:
-        import studio.upscalers as runtime
+    import importlib
+
+    try:  # the module as sys.modules has it (a test may stand another in its place)
+        return importlib.import_module("studio.upscalers")
     except ImportError:
         return None
-    return runtime
 
 
 def find_upscaler(value: str, models_dir: Any) -> tuple[str, str]:

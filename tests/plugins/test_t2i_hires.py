@@ -245,3 +245,26 @@ def test_hires_fix_errors_are_clear(generator, models):
         run(generator, models, **HIRES, hires_upscaler="Bicubic")
     with pytest.raises(GeneratorError, match="strength of 0"):
         run(generator, models, **{**HIRES, "denoising_strength": 0.0})
+
+
+def test_the_installed_upscalers_serve_hires_fix(generator, models, models_dir, tmp_path):
+    """The real upscaler runtime, with the built-in networks set-up installed (models_dir)."""
+    spec = generator.param("hires_upscaler")
+    offered = [value for value, _label in generator.choices_for(spec, models_dir)]
+    assert len(offered) == len(set(offered))  # Lanczos and Nearest once, not twice
+    assert "R-ESRGAN AnimeVideo" in offered
+    text = A1111_LATENT.replace("Hires upscaler: Latent", "Hires upscaler: R-ESRGAN AnimeVideo")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", text)
+    Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
+    meta = read_metadata(tmp_path / "a1111.png")
+    values, notes = restore_values(meta, generator.params, title=generator.title)
+    values, checked = generator.restore(values, models_dir, carried=meta.params)
+    assert values["hires_upscaler"] == "R-ESRGAN AnimeVideo"
+    assert not any("Hires" in n for n in notes + checked)
+    ctx = Context(CPU, models_dir, lambda *args: None, threads=1)
+    values = {"model": str(models / "tiny-sd"), **SMALL, **HIRES}
+    request = generator.make_request({**values, "hires_upscaler": "R-ESRGAN AnimeVideo"})
+    (result,) = generator.run(request, ctx)
+    assert result.image.size == (96, 96)
+    assert "Hires upscaler: R-ESRGAN AnimeVideo" in a1111_text(result_record(result))
