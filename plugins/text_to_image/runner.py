@@ -9,7 +9,7 @@ from typing import Any
 
 from studio.core.generator import Context, GeneratorError, Request, Result, seed_at
 
-from . import discovery, imaging, samplers
+from . import discovery, fast, imaging, samplers
 
 PREVIEW_INTERVAL_S = 0.25  # at most four previews a second; the first step always has one
 TILE_VAE_PIXELS = 1024 * 1024  # above this the VAE decodes in tiles
@@ -48,7 +48,7 @@ class Prepared:
 def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     import torch
 
-    from . import conditioning, networks, pipelines
+    from . import conditioning, networks, pipelines, speed, taesd
 
     p = request.params
     entries = generator.entries(ctx.models_dir)  # one scan per job, for the model and configs
@@ -78,7 +78,9 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         entry = loaded.entry  # a .ckpt knows its family once read
     except discovery.ModelProblem as exc:
         raise GeneratorError(str(exc)) from None
-    if p["scheduler"] == "lcm" and not _fits_lcm(loaded, loras):
+    levers = speed.apply(loaded)
+    few = fast.for_job(entry.path, [e.path for e, _, _ in loras])
+    if p["scheduler"] == "lcm" and not (_fits_lcm(loaded, loras) or few and few.kind == fast.LCM):
         raise GeneratorError(
             "LCM needs an LCM-distilled model or an LCM LoRA; pick another sampler"
         )
@@ -86,7 +88,9 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     pipe = loaded.pipe(mode)
     schedule = p["schedule"] if samplers.supports(p["scheduler"], p["schedule"]) else "automatic"
     # from the model's own settings each time: one run's sampler never leaks into the next
-    pipe.scheduler = samplers.make_scheduler(p["scheduler"], schedule, loaded.scheduler_config)
+    config = fast.scheduler_config(few, loaded.scheduler_config)
+    pipe.scheduler = samplers.make_scheduler(p["scheduler"], schedule, config)
+    decoder = taesd.for_job(p, entry, roots, pipe)
     vae_model = pipe.vae
     if prepared.width * prepared.height > TILE_VAE_PIXELS:
         vae_model.enable_tiling()
@@ -99,12 +103,13 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     total = steps_per_image * p["count"]
     family = "sdxl" if entry.family == "sdxl" else "sd"
     infotext = _infotext(p, schedule, loras, embeddings, vae)
-    note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule)
+    note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule) + decoder.note
+    device = speed.device_line(ctx.device, pipe.unet.dtype, levers, ctx.threads)
     results = []
     for index in range(p["count"]):
         ctx.check_cancelled()
         seed = seed_at(request.seed, index)
-        watcher = StepWatcher(ctx, index * steps_per_image, total, family)
+        watcher = StepWatcher(ctx, index * steps_per_image, total, family, decoder.preview)
         try:
             output = pipe(
                 **embeds,
@@ -114,6 +119,7 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
                 callback_on_step_end=watcher,
                 callback_on_step_end_tensor_inputs=["latents"],
                 **prepared.extra,
+                **decoder.call,
             )
         except _Stop:
             output = None
@@ -121,7 +127,7 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
             del output
             _free()
             raise _cancelled()
-        image = _finish(output.images[0], prepared)
+        image = _finish(decoder.image(pipe, output), prepared)
         params = {**dict(request.params), "width": prepared.width, "height": prepared.height}
         results.append(
             generator.result(
@@ -135,6 +141,7 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
                 infotext=dict(infotext),
             )
         )
+        results[-1].device = device
         results[-1].params = params
     ctx.progress(total, total)
     return results
@@ -348,8 +355,11 @@ class _Stop(Exception):  # noqa: N818 - a signal, not an error
 class StepWatcher:
     """diffusers' step-end callback: progress, throttled previews, and cancel within a step."""
 
-    def __init__(self, ctx: Context, done: int, total: int, family: str) -> None:
+    def __init__(
+        self, ctx: Context, done: int, total: int, family: str, preview: Any = None
+    ) -> None:
         self.ctx, self.done, self.total, self.family = ctx, done, total, family
+        self.preview = preview  # latents -> picture (TAESD); None: the linear map
         self.cancelled = False
         self._last = 0.0
 
@@ -367,7 +377,11 @@ class StepWatcher:
         preview = None
         if step == 0 or now - self._last >= PREVIEW_INTERVAL_S:
             self._last = now
-            preview = latent_preview(kwargs.get("latents"), self.family)
+            latents = kwargs.get("latents")
+            if self.preview is not None:
+                preview = self.preview(latents)
+            else:
+                preview = latent_preview(latents, self.family)
         self.ctx.progress(min(self.done + step + 1, self.total), self.total, preview)
         return kwargs
 
