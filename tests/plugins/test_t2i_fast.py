@@ -58,7 +58,8 @@ def test_an_lcm_lora_is_found_like_any_lora_by_name_folder_or_metadata(tmp_path)
     xl = tensors_file(tmp_path / "lcm-lora-sdxl.safetensors", width=2048)
     tagged = tensors_file(tmp_path / "speedy.safetensors", {"ss_output_name": "LCM_LoRA_SD15"})
     other = tensors_file(tmp_path / "ink-style.safetensors")
-    assert {e.path for e in library.scan_files([tmp_path], "lora")} == {in_folder, xl, tagged, other}
+    found = {e.path for e in library.scan_files([tmp_path], "lora")}
+    assert found == {in_folder, xl, tagged, other}
     assert fast.lora_kind(other) is None
     assert fast.lora_kind(in_folder).values == {
         "scheduler": "lcm", "schedule": "automatic", "steps": 4, "cfg": 1.0}  # fmt: skip
