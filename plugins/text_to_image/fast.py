@@ -7,9 +7,10 @@ use read: the file or folder name (Fooocus, Forge and krita-ai-diffusion key off
 `ss_output_name`, ...), and for a diffusers folder its scheduler (`LCMScheduler`), its
 pipeline class (`LatentConsistencyModelPipeline`) and a UNet with a guidance embedding
 (`time_cond_proj_dim`, LCM's distilled w). Settings follow the models' cards: LCM at 4 steps
-with CFG 1-2 (LCM-LoRA 1.0), SD-Turbo / SDXL-Turbo at 1 step with CFG off and the trailing
-timestep spacing (the noise level a single step needs), SDXL-Lightning / Hyper-SD at the step
-count in their name. Reads headers and small JSON files only (UI thread); no torch.
+with CFG 1 (the cards say 1-2; above 1 every step costs a second UNet pass), SD-Turbo /
+SDXL-Turbo at 1 step with CFG off and the trailing timestep spacing (the noise level a single
+step needs), SDXL-Lightning / Hyper-SD at the step count in their name. Reads headers and
+small JSON files only (UI thread); no torch.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ class FewStep:
         return "LCM" if self.kind == LCM else "Turbo-style"
 
 
-def _settings(kind: str, text: str, reason: str, lora: bool = False) -> FewStep:
+def _settings(kind: str, text: str, reason: str) -> FewStep:
     found = _STEPS.search(text)
     if kind == LCM:
         steps = int(found.group(1)) if found else 4
-        return FewStep(LCM, max(1, min(steps, 8)), 1.0 if lora else 1.5, "lcm", False, reason)
+        return FewStep(LCM, max(1, min(steps, 8)), 1.0, "lcm", False, reason)
     steps = int(found.group(1)) if found else (4 if "lightning" in text.lower() else 1)
     sampler = "euler" if "lightning" in text.lower() else "euler_a"
     return FewStep(TURBO, max(1, min(steps, 8)), 1.0, sampler, True, reason)
@@ -145,7 +146,7 @@ def lora_kind(path: Path | str) -> FewStep | None:
     meta = metadata(path) if path.suffix.lower() == ".safetensors" else {}
     text = " ".join([own_name(path), *(meta.get(k, "") for k in _META_KEYS)])
     kind = _match(text)
-    return _settings(kind, text, f"the LoRA {path.stem}", lora=True) if kind else None
+    return _settings(kind, text, f"the LoRA {path.stem}") if kind else None
 
 
 def lora_family(path: Path) -> str:

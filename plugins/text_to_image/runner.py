@@ -78,7 +78,6 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         entry = loaded.entry  # a .ckpt knows its family once read
     except discovery.ModelProblem as exc:
         raise GeneratorError(str(exc)) from None
-    levers = speed.apply(loaded)
     few = fast.for_job(entry.path, [e.path for e, _, _ in loras])
     if p["scheduler"] == "lcm" and not (_fits_lcm(loaded, loras) or few and few.kind == fast.LCM):
         raise GeneratorError(
@@ -104,7 +103,8 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     family = "sdxl" if entry.family == "sdxl" else "sd"
     infotext = _infotext(p, schedule, loras, embeddings, vae)
     note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule) + decoder.note
-    device = speed.device_line(ctx.device, pipe.unet.dtype, levers, ctx.threads)
+    offload = bool(p["cpu_offload"]) and ctx.device.kind == "cuda"
+    device = speed.device_line(ctx.device, pipe.unet.dtype, ctx.threads, offload)
     results = []
     for index in range(p["count"]):
         ctx.check_cancelled()

@@ -1,47 +1,33 @@
-"""CPU speed settings for a loaded model, and the device and precision line each result
-carries, so that a re-run on the same line gives the same pixels and a different line says
-why it may not.
+"""The device and precision line each text-to-image result carries, so that a re-run on the
+same line gives the same pixels and one on a different line says why it may not.
 
-Only what `bench/t2i_cpu.py` measured faster here, with pixels within its tolerance of the
-plain path, is applied (see the README's table): the UNet and VAE in channels-last memory
-on the CPU. Measured and left out: SDPA's math kernel (slower than the default flash kernel),
-bfloat16 autocast (no native bfloat16 on AVX2 CPUs: many times slower), VAE decode in tiles
-(slower at 512 px; it stays for large images, where it saves memory), torch.compile (minutes
-of compiling per model and shape) and OpenVINO (optimum-intel requires torchvision and an
-older transformers). Worker thread only.
+The CPU path is plain float32 with PyTorch's default attention (SDPA, its flash kernel):
+`bench/t2i_cpu.py` measured the levers against it on the real SD 1.5 architecture and kept
+none (see bench/results.md and the README): channels-last memory for the UNet (0.56x) and
+the VAE (0.79x), SDPA's math kernel (0.75x), bfloat16 autocast (0.14x: AVX2 CPUs have no
+native bfloat16, matmuls run at 1 GFLOP/s against 39), VAE decode in 256 px tiles (pixels
+2.3 levels off; tiles stay for images over a megapixel, where they save memory). Not taken:
+torch.compile (it compiles offline here, but minutes per model and image size on two cores)
+and OpenVINO (optimum-intel 2.2.0 requires torchvision, transformers < 5.6 and
+huggingface-hub < 1.22). What pays on a CPU is fewer steps (fast.py) and a tiny decoder
+(taesd.py). Worker thread only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-CHANNELS_LAST = "channels-last"
 
-
-def apply(loaded: Any) -> tuple[str, ...]:
-    """Put the model's networks (a VAE file swapped in too) in the memory layout that runs
-    fastest on its device; cheap when they already are. Returns the settings in effect."""
-    levers: tuple[str, ...] = ()
-    if loaded.device.kind == "cpu":
-        import torch
-
-        for pipe in loaded.all_pipes():
-            for part in ("unet", "vae"):
-                module = getattr(pipe, part, None)
-                if module is not None:
-                    module.to(memory_format=torch.channels_last)
-        levers = (CHANNELS_LAST,)
-    return levers
-
-
-def device_line(device: Any, dtype: Any, levers: tuple[str, ...], threads: int) -> str:
-    """e.g. "CPU · float32 · channels-last · 2 threads · torch 2.13.0": what decides the
-    pixels besides the request (other devices, precisions or thread counts round
-    differently)."""
+def device_line(device: Any, dtype: Any, threads: int, offload: bool = False) -> str:
+    """e.g. "CPU · float32 · 2 threads · torch 2.13.0": what decides the pixels besides the
+    request (other devices, precisions or thread counts round differently)."""
     import torch
 
-    parts = [str(device), str(dtype).removeprefix("torch."), *levers]
+    parts = [str(device), str(dtype).removeprefix("torch.")]
+    if offload:
+        parts.append("CPU offload")
     if device.kind == "cpu":
-        parts.append(f"{threads or torch.get_num_threads()} threads")
+        count = threads or torch.get_num_threads()
+        parts.append(f"{count} thread{'' if count == 1 else 's'}")
     parts.append(f"torch {torch.__version__.split('+')[0]}")
     return " · ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from studio.core.jobs import JobState
+from studio.ui.queue_panel import COL_STATE
 from tests.e2e.test_projects import generate
 
 
@@ -23,6 +24,9 @@ def test_a_rerun_on_the_same_device_is_quiet_and_on_another_says_why(window, qtb
     first, second = job.item_ids
     again, messages = rerun(window, qtbot, first)
     assert again.device == "CPU" and messages == []
+    row = window.queue_panel.rows[again.id]
+    assert row.toolTip(COL_STATE).startswith("Done in ") and row.toolTip(COL_STATE).endswith(
+        " s on CPU")  # fmt: skip
     record = project.record(second)
     record["device"] = "CUDA (NVIDIA RTX 4090) · float16 · torch 2.13.0"
     with project.transaction() as db:

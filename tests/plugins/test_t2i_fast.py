@@ -43,7 +43,7 @@ def test_few_step_models_are_told_by_name_metadata_and_folder(tmp_path):
     assert (found.kind, found.steps, found.scheduler) == (fast.TURBO, 4, "euler")
     lcm = build_pipeline(tmp_path / "dreamshaper-v7", scheduler="lcm")  # no "lcm" in the name
     found = fast.model_kind(lcm)
-    assert (found.kind, found.scheduler, found.steps, found.cfg) == (fast.LCM, "lcm", 4, 1.5)
+    assert (found.kind, found.scheduler, found.steps, found.cfg) == (fast.LCM, "lcm", 4, 1.0)
     config = json.loads((lcm / "unet" / "config.json").read_text())
     (lcm / "unet" / "config.json").write_text(json.dumps({**config, "time_cond_proj_dim": 256}))
     assert fast.model_kind(lcm).cfg == 8.0  # guidance is embedded: no second pass to pay
@@ -89,7 +89,7 @@ def generator(models, monkeypatch, tmp_path):
 
 def test_an_lcm_model_suggests_its_settings_and_a_plain_one_the_defaults(generator, models):
     lcm = generator.suggested_values({"model": str(models / "tiny-lcm")}, None)
-    assert (lcm["scheduler"], lcm["steps"], lcm["cfg"]) == ("lcm", 4, 1.5)
+    assert (lcm["scheduler"], lcm["steps"], lcm["cfg"]) == ("lcm", 4, 1.0)
     plain = generator.suggested_values({"model": str(models / "tiny-sd")}, None)
     assert (plain["scheduler"], plain["steps"], plain["cfg"]) == ("euler_a", 20, 7.0)
 
@@ -253,7 +253,7 @@ def test_results_and_the_job_say_device_and_precision_and_rerun_bit_exact(genera
         pipelines.shared.unload()
     assert first.state is JobState.DONE
     line = first.results[0].device
-    assert line.startswith("CPU · float32 · channels-last · 1 threads · torch ")
+    assert line.startswith("CPU · float32 · 1 thread · torch ")
     assert first.device == line and result_record(first.results[0])["device"] == line
     same = [np.asarray(j.results[0].image) for j in (first, second)]
     assert np.array_equal(*same)
