@@ -27,7 +27,9 @@ def models() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="studio-shot-"))
     model = pipeline_of_scale_8(folder / "tiny-random-sd")
     write_lora(model, folder / "lcm-lora-tiny.safetensors")
-    save_taesd_folder(folder / "taesd")
+    tiny = save_taesd_folder(folder / "taesd")
+    tiny.decoder.layers[-1].bias.data += 0.5  # random weights decode to black; grey is kinder
+    tiny.save_pretrained(folder / "taesd")
     return folder
 
 

@@ -359,7 +359,7 @@ class StepWatcher:
         self, ctx: Context, done: int, total: int, family: str, preview: Any = None
     ) -> None:
         self.ctx, self.done, self.total, self.family = ctx, done, total, family
-        self.preview = preview  # latents -> picture (TAESD); None: the linear map
+        self.preview = preview  # latents -> picture or None (TAESD); None: the linear map
         self.cancelled = False
         self._last = 0.0
 

@@ -22,6 +22,7 @@ from .discovery import DEPTH, walk
 
 _DECODER_FILE = re.compile(r"^(taesd|taesdxl)_decoder\.(safetensors|pth)$", re.IGNORECASE)
 _cache: dict[tuple, Any] = {}
+PREVIEW_SHARE = 0.1  # previews may cost at most this share of a job's time
 
 
 def _family_of(name: str) -> str:
@@ -139,7 +140,23 @@ class Decoding:
 
     def __init__(self, model: Any = None, final: bool = False, note: str = "") -> None:
         self.model, self.final, self.note = model, final, note
-        self.preview = (lambda latents: preview(model, latents)) if model is not None else None
+        self.preview = self._preview if model is not None else None
+        self._cost = 0.0  # seconds the last preview decode took
+        self._last = 0.0  # when it ended
+
+    def _preview(self, latents: Any) -> Any:
+        """A TAESD picture of the latents, or None (no preview this time) while decoding
+        them would cost more than PREVIEW_SHARE of the time since the last one: on a CPU a
+        512 px decode is a tenth of a step."""
+        import time
+
+        start = time.monotonic()
+        if self._last and self._cost > PREVIEW_SHARE * (start - self._last):
+            return None
+        picture = preview(self.model, latents)
+        self._last = time.monotonic()
+        self._cost = self._last - start
+        return picture
 
     @property
     def call(self) -> dict[str, Any]:

@@ -275,3 +275,22 @@ def test_a_turbo_model_runs_one_step_on_trailing_timesteps(generator, models, tm
     assert scheduler.config.timestep_spacing == "trailing"
     assert int(scheduler.timesteps[0]) == 999  # the first step starts from pure noise
     assert [r[0] for r in record][-1] == 1 and result.size == (64, 64)
+
+
+def test_taesd_previews_keep_to_a_tenth_of_the_jobs_time(monkeypatch):
+    import time
+
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+
+    def one_second_decode(_model, _latents):
+        clock[0] += 1.0
+        return "picture"
+
+    monkeypatch.setattr(taesd, "preview", one_second_decode)
+    decoding = taesd.Decoding(model=object())
+    assert decoding.preview(None) == "picture"  # the first step always shows one
+    clock[0] += 5.0
+    assert decoding.preview(None) is None  # 1 s of decoding in 5 s: too dear, none this time
+    clock[0] += 5.0
+    assert decoding.preview(None) == "picture"  # 1 s in 10 s: a tenth
