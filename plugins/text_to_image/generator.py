@@ -247,7 +247,9 @@ class TextToImage(Generator):
 
     def suggested_values(self, values: Mapping[str, Any], models_dir: Any) -> dict[str, Any]:
         """The size the chosen model was made for: 512 for SD 1.x, 768 for SD 2.x v-models,
-        1024 for SDXL (the form takes it until the user sets a size)."""
+        1024 for SDXL, 512 for SD-Turbo/SDXL-Turbo; and the sampler, steps and CFG of a
+        few-step model or LoRA (LCM, Turbo-style), the form's defaults for a plain one. The
+        form takes them for each field until the user sets it."""
         from .components import native_side
 
         model = values.get("model")
