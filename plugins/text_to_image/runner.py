@@ -9,7 +9,7 @@ from typing import Any
 
 from studio.core.generator import Context, GeneratorError, Request, Result, seed_at
 
-from . import discovery, hires, imaging, samplers, seamless
+from . import discovery, fast, hires, imaging, samplers, seamless
 
 PREVIEW_INTERVAL_S = 0.25  # at most four previews a second; the first step always has one
 TILE_VAE_PIXELS = 1024 * 1024  # above this the VAE decodes in tiles
@@ -46,7 +46,7 @@ class Prepared:
 
 
 def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
-    from . import conditioning, networks, pipelines
+    from . import conditioning, networks, pipelines, speed, taesd
 
     p = request.params
     entries = generator.entries(ctx.models_dir)  # one scan per job, for the model and configs
@@ -77,7 +77,8 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
         entry = loaded.entry  # a .ckpt knows its family once read
     except discovery.ModelProblem as exc:
         raise GeneratorError(str(exc)) from None
-    if p["scheduler"] == "lcm" and not _fits_lcm(loaded, loras):
+    few = fast.for_job(entry.path, [e.path for e, _, _ in loras])
+    if p["scheduler"] == "lcm" and not (_fits_lcm(loaded, loras) or few and few.kind == fast.LCM):
         raise GeneratorError(
             "LCM needs an LCM-distilled model or an LCM LoRA; pick another sampler"
         )
@@ -88,7 +89,9 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     seamless.apply(loaded, p["tiling"])
     schedule = p["schedule"] if samplers.supports(p["scheduler"], p["schedule"]) else "automatic"
     # from the model's own settings each time: one run's sampler never leaks into the next
-    pipe.scheduler = samplers.make_scheduler(p["scheduler"], schedule, loaded.scheduler_config)
+    config = fast.scheduler_config(few, loaded.scheduler_config)
+    pipe.scheduler = samplers.make_scheduler(p["scheduler"], schedule, config)
+    decoder = taesd.for_job(p, entry, roots, pipe)
     vae_model = pipe.vae
     final = second.size if second is not None else (prepared.width, prepared.height)
     if final[0] * final[1] > TILE_VAE_PIXELS:
@@ -103,34 +106,43 @@ def run(generator: Any, request: Request, ctx: Context) -> list[Result]:
     family = "sdxl" if entry.family == "sdxl" else "sd"
     infotext = {**_infotext(p, schedule, loras, embeddings, vae), **seamless.infotext(p)}
     infotext.update(hires.infotext(p, second))
-    note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule)
+    note = _note(mode, entry, p, ctx.device.kind, loras, prepared, schedule) + decoder.note
+    offload = bool(p["cpu_offload"]) and ctx.device.kind == "cuda"
+    device = speed.device_line(ctx.device, pipe.unet.dtype, ctx.threads, offload)
     results = []
-    run_pass = _pass_runner(ctx, embeds, p["cfg"], total, family)
+    run_pass = _pass_runner(ctx, embeds, p["cfg"], total, family, decoder.preview)
     for index in range(p["count"]):
         ctx.check_cancelled()
         seed = seed_at(request.seed, index)
         done = index * steps_per_image
-        if second is not None:
+        if second is not None:  # the VAE decodes both passes (the fast decoder previews)
             image = hires.TwoPasses(second, loaded, p, ctx, run_pass)(seed, done)
             made = _result(generator, request, image, seed, entry, note + hires.note(second))
+            made.infotext = {"Size": f"{p['width']}x{p['height']}", **infotext}
+            made.device = device
             results.append(made)
-            results[-1].infotext = {"Size": f"{p['width']}x{p['height']}", **infotext}
             continue
-        output = run_pass(pipe, done, seed, num_inference_steps=p["steps"], **prepared.extra)
-        image = _finish(output.images[0], prepared)
-        results.append(_result(generator, request, image, seed, entry, note))
-        results[-1].infotext = dict(infotext)
-        results[-1].params["width"], results[-1].params["height"] = prepared.width, prepared.height
+        output = run_pass(
+            pipe, done, seed, num_inference_steps=p["steps"], **prepared.extra, **decoder.call
+        )
+        image = _finish(decoder.image(pipe, output), prepared)
+        made = _result(generator, request, image, seed, entry, note)
+        made.infotext = dict(infotext)
+        made.device = device
+        made.params["width"], made.params["height"] = prepared.width, prepared.height
+        results.append(made)
     ctx.progress(total, total)
     return results
 
 
-def _pass_runner(ctx: Context, embeds: dict, cfg: float, total: int, family: str) -> Any:
+def _pass_runner(
+    ctx: Context, embeds: dict, cfg: float, total: int, family: str, preview: Any = None
+) -> Any:
     """One pipeline call of a job (progress from step `done` on, previews, cancel)."""
     import torch
 
     def run_pass(pipe: Any, done: int, seed: int, **extra: Any) -> Any:
-        watcher = StepWatcher(ctx, done, total, family)
+        watcher = StepWatcher(ctx, done, total, family, preview)
         try:
             output = pipe(
                 **embeds,
@@ -375,8 +387,11 @@ class _Stop(Exception):  # noqa: N818 - a signal, not an error
 class StepWatcher:
     """diffusers' step-end callback: progress, throttled previews, and cancel within a step."""
 
-    def __init__(self, ctx: Context, done: int, total: int, family: str) -> None:
+    def __init__(
+        self, ctx: Context, done: int, total: int, family: str, preview: Any = None
+    ) -> None:
         self.ctx, self.done, self.total, self.family = ctx, done, total, family
+        self.preview = preview  # latents -> picture or None (TAESD); None: the linear map
         self.cancelled = False
         self._last = 0.0
 
@@ -394,7 +409,11 @@ class StepWatcher:
         preview = None
         if step == 0 or now - self._last >= PREVIEW_INTERVAL_S:
             self._last = now
-            preview = latent_preview(kwargs.get("latents"), self.family)
+            latents = kwargs.get("latents")
+            if self.preview is not None:
+                preview = self.preview(latents)
+            else:
+                preview = latent_preview(latents, self.family)
         self.ctx.progress(min(self.done + step + 1, self.total), self.total, preview)
         return kwargs
 

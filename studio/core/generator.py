@@ -64,6 +64,7 @@ __all__ = [
     "ModelSource",
     "Param",
     "ParamError",
+    "Preset",
     "RANDOM_SEED_MAX",
     "Request",
     "Result",
@@ -150,6 +151,19 @@ class Result:
 
 
 # ---------------------------------------------------------------- context and generator
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of form values a generator offers (e.g. "Fast"); choosing it sets them.
+
+    values: param name -> value; note: one line the form shows when it is chosen (what the
+    preset did, or what the user could add to make it better)."""
+
+    name: str
+    values: dict[str, Any]
+    note: str = ""
+    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -410,6 +424,13 @@ class Generator:
         chosen model was made for). Called on the UI thread: read a file header at most.
         The default suggests nothing."""
         return {}
+
+    def presets(self, values: Mapping[str, Any], models_dir: Path) -> list[Preset]:
+        """Named settings the form offers as buttons above its fields, given its current
+        `values` (e.g. a "Fast" preset fitted to the chosen model). Asked when the form is
+        shown and again when one is clicked; called on the UI thread: read file headers at
+        most. The default offers none."""
+        return []
 
     def find_install(self, path: Any) -> ExistingInstall | None:
         """The model folders this generator reads inside another tool's install at `path`

@@ -359,6 +359,7 @@ class Executor:
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._finish(job, JobState.FAILED)
         made = time.time()  # one moment for the batch, so lists keep its order among others
+        job.device = device_of(results, job.device)
         for index, result in enumerate(results):
             result.device = result.device or job.device
             result.index = index
@@ -385,3 +386,10 @@ def _checked(results: object, generator_id: str) -> list[Result]:
             f"Plugin '{generator_id}' returned {type(results).__name__}, not a list of Results"
         )
     return list(results)
+
+
+def device_of(results: list[Result], fallback: str) -> str:
+    """What the job row says it ran on: the device line a generator put in its results (the
+    device with its precision and settings, e.g. "CPU · float32 · channels-last"), else the
+    executor's device."""
+    return next((r.device for r in results if r.device), fallback)

@@ -29,7 +29,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from studio.core.jobs import Executor, Job, JobState, ProgressCallback
+from studio.core.jobs import Executor, Job, JobState, ProgressCallback, device_of
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class ProcessExecutor:
             elif kind == "ended":
                 _, _id, state, error, details, results = message
                 job.error, job.details, job.results = error, details, results
+                job.device = device_of(results or [], job.device)
                 return _end(job, JobState(state))
 
     def _lost(self, job: Job, exc: BaseException) -> Job:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from studio.core.export import ExportError, save_animation, save_image_as
 from studio.core.item_text import item_label
+from studio.core.jobs import JobState
 from studio.core.project import Project
 from studio.core.registry import Registry
 from studio.ui import file_dialogs
@@ -56,6 +57,8 @@ class ItemActions(QObject):
         super().__init__(parent)
         self.session, self.jobs, self.registry = session, jobs, registry
         self.canvas, self.undo_stack, self._parent = canvas, undo_stack, parent
+        self._reruns: dict[int, tuple[int, str]] = {}  # job id -> (item, the device it was made on)
+        jobs.job_finished.connect(self._rerun_finished)
 
     def connect_gallery(self, gallery: GalleryPanel) -> None:
         gallery.activated.connect(self.show_on_canvas)
@@ -109,7 +112,22 @@ class ItemActions(QObject):
             self.message.emit(f"Cannot re-run item {item_id}: {exc}", "error")
             return
         title = f"Re-run of #{item_id} · {generator.title} · seed {record['seed']}"
-        self.jobs.submit(request, title, keep=index, parent=item_id)
+        status = self.jobs.submit(request, title, keep=index, parent=item_id)
+        if status is not None and record.get("device"):
+            self._reruns[status.id] = (item_id, str(record["device"]))
+
+    def _rerun_finished(self, status: Any) -> None:
+        """A re-run on another device line than the original's says why its pixels may
+        differ (same device, precision and threads give the same pixels)."""
+        item_id, made_on = self._reruns.pop(status.id, (None, ""))
+        if item_id is None or status.state is not JobState.DONE or status.device == made_on:
+            return
+        self.message.emit(
+            f"The re-run of #{item_id} ran on {status.device}; #{item_id} was made on {made_on}. "
+            "Another device, precision or thread count rounds differently, so the pixels may "
+            "differ slightly.",
+            "info",
+        )
 
     def reuse_seed(self, item_id: int) -> None:
         record = self.project.record(item_id)

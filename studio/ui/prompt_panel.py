@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.generator import Generator, ParamError, Request
 from studio.ui.param_form import ParamForm
+from studio.ui.preset_bar import PresetBar
 
 FORMS_KEY = "forms"
 SAVE_DELAY_MS = 500
@@ -57,6 +58,8 @@ class PromptPanel(QWidget):
         self.notice.setObjectName("generator_notice")
         self.notice.setStyleSheet("color: #f0a35e;")
         self.forms = QStackedWidget()
+        self.presets = PresetBar(models_dir)
+        self.presets.applied.connect(self._on_preset)
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff7b7b;")
@@ -89,6 +92,7 @@ class PromptPanel(QWidget):
         layout.addWidget(self.picker)
         layout.addWidget(self.description)
         layout.addWidget(self.notice)
+        layout.addWidget(self.presets)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.error)
         layout.addWidget(self.generate_button)
@@ -223,3 +227,8 @@ class PromptPanel(QWidget):
         self.generate_button.setEnabled(generator is not None and not reason)
         self.grid_button.setEnabled(self.generate_button.isEnabled())
         self.error.hide()
+        self.presets.show_for(None if reason else generator, form)
+
+    def _on_preset(self, name: str, note: str) -> None:
+        self.notice.setText(f"{name}: {note}" if note else name)
+        self.notice.setVisible(True)

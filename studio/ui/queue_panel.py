@@ -189,6 +189,8 @@ class QueuePanel(QWidget):
             bar.setFormat({JobState.DONE: "%p%"}.get(job.state, _state_text(job)))
             self.tree.removeItemWidget(item, COL_ACTION)  # the view re-shows hidden ones
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsDragEnabled)
+        if job.state is JobState.DONE and job.device:  # what decides the pixels, for a re-run
+            item.setToolTip(COL_STATE, f"Done in {job.seconds:.1f} s on {job.device}")
         if job.state is JobState.FAILED:
             item.setToolTip(COL_STATE, job.error)
             item.setForeground(COL_STATE, Qt.GlobalColor.red)
