@@ -229,6 +229,7 @@ def main() -> int:
             return  # the training job's own end also calls next_job
         window.findChild(QDockWidget, "dock_train").raise_()
         panel = window.train_panel
+        panel.picker.setCurrentIndex(panel.picker.findData("vae_digits_train"))
         panel.forms["vae_digits_train"].set_values({"latent": 2, "epochs": 4, "seed": 5})
         panel.trained.connect(lambda _job: QTimer.singleShot(1000, shoot))
         panel.train_button.click()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from studio.core.generator import Kind, Request
@@ -22,7 +22,7 @@ from studio.core.registry import Registry
 from studio.ui.banner import MessageBanner
 from studio.ui.batch_dialog import BatchDialogs
 from studio.ui.canvas import CanvasView
-from studio.ui.dialogs import ProjectDialogs, show_about, show_plugins
+from studio.ui.dialogs import show_plugins
 from studio.ui.files import FileDrops
 from studio.ui.gallery import GalleryPanel
 from studio.ui.grid_dialog import GridDialogs
@@ -31,6 +31,7 @@ from studio.ui.item_actions import ItemActions
 from studio.ui.job_controller import JobController, JobStatus
 from studio.ui.job_runner import JobRunner
 from studio.ui.mask_tool import MaskTool
+from studio.ui.menus import build_menus
 from studio.ui.model_docks import ModelDocks
 from studio.ui.outpainting import Outpainting
 from studio.ui.project_events import ProjectEvents
@@ -98,20 +99,12 @@ class MainWindow(QMainWindow):
         self._dock(self.prompt_panel, "Generate", LEFT, 380)
         gallery_dock = self._dock(self.gallery, "Gallery", RIGHT, 280)
         self._dock(self.queue_panel, "Queue", Qt.DockWidgetArea.BottomDockWidgetArea, 130)
-        if self.train_panel is not None:
-            dock = self._dock(self.train_panel, "Train", RIGHT, 280)
-            self.tabifyDockWidget(gallery_dock, dock)
-            dock.visibilityChanged.connect(self.docks.train_shown)
-        if self.latent_map is not None:
-            dock = self._dock(self.latent_map, "Latent map", RIGHT, 280)
-            self.tabifyDockWidget(gallery_dock, dock)
-            dock.visibilityChanged.connect(self.docks.map_shown)
         self.directions = self.docks.directions
-        if self.directions is not None:
-            dock = self._dock(self.directions, "Directions", RIGHT, 280)
+        self.docks.form_values = self.prompt_panel.form_values
+        for panel, title, shown in self.docks.panels():
+            dock = self._dock(panel, title, RIGHT, 280)
             self.tabifyDockWidget(gallery_dock, dock)
-            dock.visibilityChanged.connect(self.docks.directions_shown)
-            self.docks.form_values = self._form_values
+            dock.visibilityChanged.connect(shown)
         gallery_dock.raise_()
         self.batches = BatchDialogs(self.jobs, self.prompt_panel, self)
         self.batches.message.connect(self.banner.show_message)
@@ -122,7 +115,7 @@ class MainWindow(QMainWindow):
         self.zoom_label = QLabel("100%")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.zoom_label)
-        self._build_actions()
+        build_menus(self)
         self._connect()
         self._restore()
         if project is not None:
@@ -137,75 +130,6 @@ class MainWindow(QMainWindow):
         orientation = Qt.Orientation.Horizontal if vertical else Qt.Orientation.Vertical
         self.resizeDocks([dock], [size], orientation)
         return dock
-
-    def _action(self, menu: Any, text: str, slot: Any, *keys: Any, canvas: bool = False) -> QAction:
-        """A menu entry; with `canvas`, its keys work on the canvas only (in a text field,
-        F is a letter and Ctrl+C copies text)."""
-        action = QAction(text, self)
-        if keys:
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        if canvas:
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.canvas.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        bar, std = self.menuBar(), QKeySequence.StandardKey
-        file = bar.addMenu("&File")
-        ask = ProjectDialogs(self.session, self)
-        self._action(file, "&New project…", ask.new_project, std.New)
-        self._action(file, "&Open project…", ask.open_project, std.Open)
-        self.recent_menu = file.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(lambda: ask.fill_recent(self.recent_menu))
-        self._action(file, "Save project &as…", ask.save_project_as, "Ctrl+Shift+S")
-        file.addSeparator()
-        self._action(file, "&Import images…", self.files.open_images, "Ctrl+I")
-        export = lambda: self.items.export(self.gallery.selected_ids())  # noqa: E731
-        self._action(file, "&Export images…", export, "Ctrl+E")
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, std.Quit)
-
-        edit = bar.addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(std.Undo)
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence(std.Redo), QKeySequence("Ctrl+Y")])
-        edit.addActions([undo, redo])
-        edit.addSeparator()
-        edit.addAction(self.canvas.delete_action)
-        self._action(edit, "&Copy image", self.canvas.copy_selected, std.Copy, canvas=True)
-        paste = lambda: self.files.paste(self.canvas.paste_point())  # noqa: E731
-        self._action(edit, "&Paste image", paste, std.Paste, canvas=True)
-        self._action(edit, "Select &all", self.canvas.select_all, std.SelectAll)
-        edit.addSeparator()
-        self._action(edit, "&Preferences…", self.show_preferences, "Ctrl+,")
-
-        view = bar.addMenu("&View")
-        self._action(view, "&Fit to view", self.canvas.fit_all, "F", canvas=True)
-        self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), std.ZoomIn)
-        self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), std.ZoomOut)
-        self._action(view, "&Actual size", self.canvas.reset_zoom, "Ctrl+0")
-        self.follow_action = self._action(view, "Show &new results", lambda: None)
-        self.follow_action.setCheckable(True)
-        self.follow_action.setChecked(True)
-        view.addSeparator()
-        for dock in self.findChildren(QDockWidget):
-            view.addAction(dock.toggleViewAction())
-
-        run = bar.addMenu("&Run")
-        generate = self.prompt_panel.request_generate
-        self.generate_action = self._action(run, "&Generate", generate, "Ctrl+Return", "Ctrl+Enter")
-        self.cancel_action = self._action(run, "&Cancel running job", self.cancel_running, "Esc")
-        self._action(run, "&Batch over files…", lambda: self.batches.open(), "Ctrl+B")
-        self._action(run, "Comparison &grid…", lambda: self.grids.open(), "Ctrl+Shift+G")
-        for action in (self.generate_action, self.cancel_action):
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Plugins…", self.show_plugins)
-        self._action(help_menu, "&About Studio", lambda: show_about(self))
 
     def _connect(self) -> None:
         for source in (self.jobs, self.session, self.items, self.inputs, self.files, self.restorer,
@@ -252,7 +176,7 @@ class MainWindow(QMainWindow):
             lambda path, image, _at: self.canvas.add_images([(image, None, path.name)])
         )
         self.docks.models_changed.connect(self.prompt_panel.refresh_model_choices)
-        self.docks.choices_changed.connect(self._refresh_choices_of)
+        self.docks.choices_changed.connect(self.prompt_panel.refresh_choices_of)
 
     # -- jobs
 
@@ -261,10 +185,6 @@ class MainWindow(QMainWindow):
         generator = self.prompt_panel.generators.get(request.generator)
         parent = self.inputs.source_key(generator, request.params) if generator else None
         return self.jobs.submit(request, title, parent=parent if isinstance(parent, int) else None)
-
-    def _form_values(self, generator_id: str) -> dict:
-        form = self.prompt_panel.form(generator_id)
-        return form.values() if form is not None else {}
 
     def cancel_running(self) -> None:
         if not self.jobs.cancel_running():
@@ -318,11 +238,6 @@ class MainWindow(QMainWindow):
         dialog.models_changed.connect(self.prompt_panel.refresh_model_choices)
         dialog.exec()
 
-    def _refresh_choices_of(self, generator_id: str) -> None:
-        form = self.prompt_panel.form(generator_id)
-        if form is not None:
-            form.refresh_choices()
-
     def add_models(self, paths: list[Path]) -> None:
         self.files.add_models(paths)
         self.prompt_panel.refresh_model_choices()
@@ -353,13 +268,10 @@ class MainWindow(QMainWindow):
     # -- lifetime
 
     def _restore(self) -> None:
-        if self.settings is None:
-            self.resize(1400, 900)
-            return
-        geometry = self.settings.value("window/geometry")
+        value = self.settings.value if self.settings is not None else lambda _key: None
+        geometry, state = value("window/geometry"), value("window/state")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 900)
-        state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
 

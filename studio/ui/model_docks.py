@@ -65,6 +65,15 @@ class ModelDocks(QObject):
             self.directions.start_requested.connect(self._walk_from_form)
             jobs.job_finished.connect(self._follow_result)
 
+    def panels(self) -> list[tuple[Any, str, Any]]:
+        """(panel, dock title, slot for the dock's visibility) of each panel built."""
+        found = [
+            (self.train_panel, "Train", self.train_shown),
+            (self.latent_map, "Latent map", self.map_shown),
+            (self.directions, "Directions", self.directions_shown),
+        ]
+        return [entry for entry in found if entry[0] is not None]
+
     def map_shown(self, visible: bool) -> None:
         """Loading the model imports torch: only once the user looks at the map."""
         if visible and self.latent_map is not None and not self.latent_map.ready:

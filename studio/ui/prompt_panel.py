@@ -172,6 +172,18 @@ class PromptPanel(QWidget):
         for form in self._form_of.values():
             form.refresh_choices()
 
+    def refresh_choices_of(self, generator_id: str) -> None:
+        """Re-read one generator's choices (a job of it may have added some), if its form
+        is built."""
+        form = self._form_of.get(generator_id)
+        if form is not None:
+            form.refresh_choices()
+
+    def form_values(self, generator_id: str) -> dict:
+        """The values of a generator's form (built now if it was not yet)."""
+        form = self.form(generator_id)
+        return form.values() if form is not None else {}
+
     def built_forms(self) -> list[ParamForm]:
         """The forms built so far (the others will read fresh choices when built)."""
         return list(self._form_of.values())
