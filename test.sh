@@ -9,4 +9,4 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/lint-imports  # the layers and no import circles (contracts in pyproject.toml)
 # Two test processes (pytest-xdist) by default, one per core of the CI machine; set
 # STUDIO_TEST_WORKERS=0 to run in this process (e.g. under a debugger).
-exec .venv/bin/python -m pytest -q -n "${STUDIO_TEST_WORKERS:-2}" "$@"
+exec .venv/bin/python -m pytest -q -n "${STUDIO_TEST_WORKERS:-3}" --dist loadgroup "$@"

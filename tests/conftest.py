@@ -11,6 +11,12 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Under pytest-xdist each test process gets its share of the cores for torch's thread pool
+# (and passes it on to the worker processes it starts): two processes of two threads each on
+# two cores spend a fifth of the run waiting on one another.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 from studio.core import models  # noqa: E402
 
@@ -58,3 +64,31 @@ def local_ray():
              logging_level=logging.ERROR, object_store_memory=300 * 2**20)  # fmt: skip
     yield ray
     ray.shutdown()
+
+
+RAY_GROUP = "cluster"  # the word every test on the local Ray has in its id
+
+
+def pytest_collection_modifyitems(items):
+    """A test on the local Ray must say "cluster" in its id: `--dist loadgroup` (./test.sh)
+    runs all of those in one test process, so Ray starts once in the run."""
+    for item in items:
+        if "local_ray" in getattr(item, "fixturenames", ()) and RAY_GROUP not in item.nodeid:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the local Ray: say {RAY_GROUP!r} in its name"
+            )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` with the tests on Ray as one group. pytest-xdist 3.8 groups by a
+    suffix it writes into node ids, which pytest 9.2 no longer lets it change
+    (pytest-dev/pytest-xdist#1386), so the group is told from the id here."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return RAY_GROUP if RAY_GROUP in nodeid else nodeid
+
+    return Scheduling(config, log)

@@ -193,7 +193,17 @@ def test_ctrl_c_cancels_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, STUDIO_HOME=str(home))
     process = subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "generate", "slow_cli", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "generate",
+            "slow_cli",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],  # fmt: skip
         env=env,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,6 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is import
 
 import gc  # noqa: E402
 import logging  # noqa: E402
+import weakref  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -97,10 +98,20 @@ class Pipelines:
         return self.current
 
     def unload(self) -> None:
+        """Drop the loaded model. Its weights are usually freed at once; a full garbage
+        collection (half a second or more with torch and diffusers loaded) runs only when
+        something still holds them in a reference cycle, e.g. a traceback kept from a failure."""
         if self.current is None:
             return
+        weights = [
+            weakref.ref(module)
+            for pipe in self.current.all_pipes()
+            for module in pipe.components.values()
+            if isinstance(module, torch.nn.Module)
+        ]
         self.current = None
-        gc.collect()
+        if any(ref() is not None for ref in weights):
+            gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

@@ -34,6 +34,14 @@ def faces(home):
     return generator
 
 
+@pytest.fixture(scope="module")
+def walked(faces, home):
+    """The model folder once its directions have been found (as opening the Directions
+    panel on it does)."""
+    Walk(home, GanFaces()).open({"model": store.DEFAULT, "seed": 1})
+    return home
+
+
 def pixels(result):
     return np.asarray(result.image)
 
@@ -77,14 +85,24 @@ def test_a_walk_renders_what_the_generator_makes_and_keeps_names(faces, home):
     assert Walk(home, GanFaces()).open({"model": store.DEFAULT, "seed": 1})[0] == "Direction 1"
 
 
-def test_directions_text_is_checked(faces, home):
+def test_directions_text_is_checked(faces, walked):
     assert parse_offsets("0:1.5, 3:-2;0:0.5") == {0: 2.0, 3: -2.0}
     for bad, message in (("0=1", "not 'direction:amount'"), ("1:99", "beyond")):
         with pytest.raises(GeneratorError, match=message):
             parse_offsets(bad)
     request = faces.make_request({"count": 1, "seed": 1, "directions": "12:1"})
     with pytest.raises(GeneratorError, match="has 10 directions"):
-        faces.run(request, Context(CPU, home))
+        faces.run(request, Context(CPU, walked))
+
+
+def test_walking_a_model_with_no_directions_says_how_to_find_them(models_dir, tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(install.model_folder(models_dir), install.model_folder(root))
+    store.resolve(None, root).directions_path.unlink(missing_ok=True)
+    faces = GanFaces()
+    request = faces.make_request({"count": 1, "seed": 1, "directions": "0:1"})
+    with pytest.raises(GeneratorError, match="no directions yet: open the Directions panel"):
+        faces.run(request, Context(CPU, root))
 
 
 def test_finding_a_picture_gets_close_and_can_be_walked(faces, home, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import weakref
 
 import numpy as np
 import pytest
@@ -188,10 +189,26 @@ def test_lcm_runs_on_an_lcm_model_and_is_refused_on_others(generator, models):
 
 def test_switching_models_unloads_the_previous_one(generator, models):
     run(generator, models)
-    first = pipelines.shared.current
+    first = weakref.ref(pipelines.shared.current)
+    weights = weakref.ref(first().text2img.unet)
     run(generator, models, model=str(models / "tiny-lcm"), scheduler="euler")
-    assert pipelines.shared.current is not first
     assert pipelines.shared.current.entry.name == "tiny-lcm"
+    assert first() is None and weights() is None  # the previous model's weights are freed
+
+
+def test_unloading_collects_garbage_only_when_a_cycle_holds_the_weights(generator, models,
+                                                                        monkeypatch):  # fmt: skip
+    collections = []
+    monkeypatch.setattr(pipelines.gc, "collect", lambda: collections.append(1))
+    run(generator, models)
+    pipelines.shared.unload()
+    assert collections == []  # freed at once: no full collection
+    run(generator, models)
+    held = [pipelines.shared.current]
+    held.append(held)  # a cycle, as a kept traceback's frames make
+    del held
+    pipelines.shared.unload()
+    assert collections == [1]
 
 
 def test_a_lora_changes_the_image_by_its_weight(generator, models, tmp_path):
