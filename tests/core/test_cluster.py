@@ -4,6 +4,7 @@ after a cancel, and an interrupted batch that resumes with what is missing."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -141,6 +142,24 @@ def test_models_load_once_per_worker_with_its_own_threads(local_ray, tmp_path):
     # that came up late may have had nothing left to do), with the thread count it was given
     assert len(notes) == sum(1 for w in counts if w.done) <= 2
     assert all(note.startswith("loads=1 threads=1 pid=") for note in notes)
+
+
+def test_local_workers_run_below_the_client_and_remote_ones_as_they_are(local_ray, monkeypatch):
+    from studio.core import cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "NICENESS", 5)  # the fixture sets 0 for the run
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for spec, lower in (
+        (FAKES, 5),
+        (dataclasses.replace(FAKES, address=local_ray.get_runtime_context().gcs_address), 0),
+    ):
+        cluster = ClusterExecutor(spec, fakes.registry().get)
+        try:
+            cluster.start(2)  # returns once a worker is up
+            pids = [w.pid for w in cluster._workers if w.pid]
+            assert pids and {os.getpriority(os.PRIO_PROCESS, pid) - mine for pid in pids} == {lower}
+        finally:
+            cluster.close()
 
 
 def test_a_killed_workers_job_is_retried_and_committed_once(local_ray, tmp_path):

@@ -47,6 +47,7 @@ def test_a_real_sd15_single_file_loads_alone_and_makes_a_picture(models_dir, tmp
         )
         assert loaded.text2img.unet.config.cross_attention_dim == 768
         assert len(loaded.text2img.tokenizer) == 49408
+        del loaded
     finally:
         pipelines.shared.unload()
     assert result.size == (64, 64)
