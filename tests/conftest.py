@@ -101,4 +101,3 @@ def pytest_xdist_make_scheduler(config, log):
             return RAY_GROUP if RAY_GROUP in nodeid else nodeid
 
     return Scheduling(config, log)
-

@@ -237,7 +237,7 @@ class Tick(Generator):
     def run(self, request, ctx):
         for step in range(5):
             ctx.check_cancelled()
-            time.sleep(0.1)
+            time.sleep(0.04)
             ctx.progress(step + 1, 5)
         shade = request.params["n"] % 256
         return [self.result(request, Image.new("RGB", (8, 8), (shade, 0, 0)), request.seed)]

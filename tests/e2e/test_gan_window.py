@@ -38,8 +38,8 @@ def test_training_a_gan_in_the_train_panel(gan_window, qtbot, tmp_path):
     panel.picker.setCurrentIndex(panel.picker.findData("gan_faces_train"))
     assert [c.plot.title for c in panel.charts][:2] == ["Losses", "D(x) and D(G(z))"]
     form = panel.forms["gan_faces_train"]
-    form.set_values({"folder": str(folder), "name": "window-discs", "steps": 10, "batch": 16,
-                     "preview_every": 5, "seed": 1})  # fmt: skip
+    form.set_values({"folder": str(folder), "name": "window-discs", "steps": 6, "batch": 16,
+                     "preview_every": 3, "seed": 1})  # fmt: skip
     with qtbot.waitSignal(panel.trained, timeout=60_000) as done:
         panel.train_button.click()
     job = done.args[0]
