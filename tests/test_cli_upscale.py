@@ -56,7 +56,7 @@ def test_bad_settings_are_refused_before_anything_runs(photos, tmp_path, capsys)
 
 
 @pytest.mark.slow
-def test_image_to_image_over_a_folder(photos, tmp_path, monkeypatch, capsys):
+def test_t2i_image_to_image_over_a_folder(photos, tmp_path, monkeypatch, capsys):
     models = tmp_path / "models"
     build_pipeline(models / "tiny-sd")
     monkeypatch.setenv("STUDIO_MODEL_PATHS", str(models))

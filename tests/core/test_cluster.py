@@ -149,13 +149,14 @@ def test_local_workers_run_below_the_client_and_remote_ones_as_they_are(local_ra
 
     monkeypatch.setattr(cluster_module, "NICENESS", 5)  # the fixture sets 0 for the run
     mine = os.getpriority(os.PRIO_PROCESS, 0)
+    one = dataclasses.replace(FAKES, workers=1)
     for spec, lower in (
-        (FAKES, 5),
-        (dataclasses.replace(FAKES, address=local_ray.get_runtime_context().gcs_address), 0),
+        (one, 5),
+        (dataclasses.replace(one, address=local_ray.get_runtime_context().gcs_address), 0),
     ):
         cluster = ClusterExecutor(spec, fakes.registry().get)
         try:
-            cluster.start(2)  # returns once a worker is up
+            cluster.start(1)  # returns once the worker is up
             pids = [w.pid for w in cluster._workers if w.pid]
             assert pids and {os.getpriority(os.PRIO_PROCESS, pid) - mine for pid in pids} == {lower}
         finally:

@@ -36,7 +36,7 @@ def test_a_real_sd15_single_file_loads_alone_and_makes_a_picture(models_dir, tmp
     assert (entry.family, entry.variant, entry.paired, entry.problem) == ("sd1", "sd1", None, None)
     generator = TextToImage()
     request = generator.make_request(
-        {"model": str(entry.path), "prompt": "a (red:1.2) barn, long grass", "steps": 2,
+        {"model": str(entry.path), "prompt": "a (red:1.2) barn, long grass", "steps": 1,
          "width": 64, "height": 64, "seed": 7, "scheduler": "euler"}
     )  # fmt: skip
     try:
