@@ -11,6 +11,21 @@ from studio.core.project import Project
 from studio.core.registry import Registry
 from studio.ui.main_window import MainWindow
 from tests.fakes import Failing, Slow, SolidColour
+from tests.t2i_tiny import build_pipeline
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny random SD pipeline folder, one per test module."""
+    return build_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture
+def clean_config(monkeypatch, tmp_path):
+    """No settings, model folders or Hugging Face cache of the machine's own."""
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.delenv("STUDIO_MODEL_PATHS", raising=False)
 
 
 @pytest.fixture

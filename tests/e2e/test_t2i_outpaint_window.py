@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMenu
 
 from studio.core.jobs import JobState
-from tests.t2i_tiny import build_pipeline
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
-
-
-@pytest.fixture
-def clean_config(monkeypatch, tmp_path):
-    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
-    monkeypatch.delenv("STUDIO_MODEL_PATHS", raising=False)
 
 
 def menu_of(window, item):

@@ -4,26 +4,12 @@ previews, and the generated image on the canvas."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from studio.core import config
 from studio.core.jobs import JobState
-from tests.t2i_tiny import build_pipeline
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
-
-
-@pytest.fixture
-def clean_config(monkeypatch, tmp_path):
-    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
-    monkeypatch.delenv("STUDIO_MODEL_PATHS", raising=False)
 
 
 def scanned(qtbot, window):
