@@ -25,14 +25,21 @@ def texture(side: int, seed: int = 0, scale: float = 24.0) -> Any:
     return Image.fromarray((smooth * 255).round().astype(np.uint8))
 
 
-def seam_ratio(image: Any) -> float:
-    """Mean squared step across the wrap (last row to first, last column to first) over the
-    mean step between neighbours inside: about 1 for a picture that tiles, more at a seam."""
+def seam_steps(image: Any) -> tuple[Any, Any]:
+    """The mean squared steps across the wrap (last row to first, last column to first) and
+    between neighbouring rows and columns inside, as arrays."""
     import numpy as np
 
     a = np.asarray(image.convert("RGB"), dtype=np.float64)
     inside = np.concatenate(
         [((a[1:] - a[:-1]) ** 2).mean(axis=(1, 2)), ((a[:, 1:] - a[:, :-1]) ** 2).mean(axis=(0, 2))]
     )
-    wrap = [((a[0] - a[-1]) ** 2).mean(), ((a[:, 0] - a[:, -1]) ** 2).mean()]
-    return float(np.mean(wrap) / np.mean(inside))
+    wrap = np.array([((a[0] - a[-1]) ** 2).mean(), ((a[:, 0] - a[:, -1]) ** 2).mean()])
+    return wrap, inside
+
+
+def seam_ratio(image: Any) -> float:
+    """Mean step across the wrap over the mean step inside (`seam_steps`): about 1 for a
+    picture that tiles, more at a seam."""
+    wrap, inside = seam_steps(image)
+    return float(wrap.mean() / inside.mean())
